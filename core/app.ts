@@ -1,0 +1,34 @@
+// How building blocks reach the app (pub/sub delivery, bindings, actors...). The proxy's app
+// channel implements it; core never sees the transport.
+import type { Readable } from 'node:stream';
+
+export interface AppCallRequest {
+  method: string;
+  /** Path with query, starting with '/'. */
+  path: string;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer | Readable | null;
+  /** Milliseconds before giving up on the response headers. */
+  headersTimeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface AppCallBody extends Readable {
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  dump(): Promise<void>;
+}
+
+export interface AppCallResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AppCallBody;
+}
+
+export interface AppCaller {
+  readonly isReady: boolean;
+  readonly isHealthy: boolean;
+  onReady(fn: () => void): void;
+  call(req: AppCallRequest): Promise<AppCallResponse>;
+}

@@ -1,0 +1,50 @@
+// A building block as the composition root sees it: what it needs at start-up and what it
+// gives back (routes, metadata, lifecycle). proxy/blocks.ts lists them, one line each.
+import type { Configuration } from '../resources/configuration.js';
+import type { ResourceSet } from '../resources/types.js';
+import type { AppCaller } from './app.js';
+import type { Category, Component, Logger } from './component.js';
+import type { Route } from './http.js';
+import type { PolicyProvider } from './policy.js';
+
+export interface LoadedComponent {
+  name: string;
+  type: string;
+  version: string;
+  category: Category;
+  instance: Component;
+  /** Resolved metadata, for runtime-level keys (keyPrefix, consumerID, actorStateStore...). */
+  metadata: Readonly<Record<string, string>>;
+}
+
+export interface ComponentSet {
+  all(): readonly LoadedComponent[];
+  /** Components of one category by name. */
+  of<T extends Component>(category: Category): ReadonlyMap<string, T>;
+  loaded(category: Category): ReadonlyMap<string, LoadedComponent>;
+}
+
+export interface BlockContext {
+  appId: string;
+  namespace?: string;
+  homeDir: string;
+  configuration: Configuration;
+  resources: ResourceSet;
+  components: ComponentSet;
+  policies: PolicyProvider;
+  logger: Logger;
+  /** Undefined when the sidecar runs without an app port. */
+  app: AppCaller | undefined;
+}
+
+export interface Block {
+  readonly name: string;
+  routes: Route[];
+  /** Adds this block's fields to GET /v1.0/metadata. */
+  metadata?(out: Record<string, unknown>): void;
+  /** Called once the app is reachable (subscriptions, input bindings, actor config). */
+  onAppReady?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type BlockFactory = (ctx: BlockContext) => Block | Promise<Block>;

@@ -1,0 +1,141 @@
+// Every error a client of the Dapr API can see, named once: code, HTTP status and, for Dapr's
+// newer "kit" errors, the ErrorInfo reason that goes into `details`. One code may appear under
+// several kinds (ERR_DIRECT_INVOKE is 404, 403 or 500), so handlers name kinds, not codes.
+
+type Kind = { code: string; status: number; reason?: string };
+
+export const KINDS = {
+  // common
+  malformedRequest: { code: 'ERR_MALFORMED_REQUEST', status: 400 },
+  malformedRequestData: { code: 'ERR_MALFORMED_REQUEST_DATA', status: 500 },
+  bodyRead: { code: 'ERR_BODY_READ', status: 400 },
+  bodyTooLarge: { code: 'ERR_BODY_READ', status: 413 },
+  badRequest: { code: 'ERR_BAD_REQUEST', status: 400 },
+  apiUnimplemented: { code: 'ERR_API_UNIMPLEMENTED', status: 501 },
+  appChannelNil: { code: 'ERR_APP_CHANNEL_NIL', status: 500 },
+  internal: { code: 'ERR_INTERNAL', status: 500 },
+  malformedResponse: { code: 'ERR_MALFORMED_RESPONSE', status: 500 },
+  generic: { code: 'ERROR', status: 500 },
+
+  // service invocation
+  invokeNoAppId: { code: 'ERR_DIRECT_INVOKE', status: 404 },
+  invokeFailed: { code: 'ERR_DIRECT_INVOKE', status: 500 },
+  invokeForbidden: { code: 'ERR_DIRECT_INVOKE', status: 403 },
+  invokeNotReady: { code: 'ERR_DIRECT_INVOKE', status: 500 },
+
+  // resiliency (the status the caller sees when a policy stops a call)
+  timeout: { code: 'ERR_DIRECT_INVOKE', status: 504 },
+  breakerOpen: { code: 'ERR_DIRECT_INVOKE', status: 503 },
+
+  // state
+  stateStoreNotConfigured: { code: 'ERR_STATE_STORE_NOT_CONFIGURED', status: 500, reason: 'DAPR_STATE_NOT_CONFIGURED' },
+  stateStoreNotFound: { code: 'ERR_STATE_STORE_NOT_FOUND', status: 400, reason: 'DAPR_STATE_NOT_FOUND' },
+  stateIllegalKey: { code: 'ERR_MALFORMED_REQUEST', status: 400, reason: 'DAPR_STATE_ILLEGAL_KEY' },
+  stateGet: { code: 'ERR_STATE_GET', status: 500 },
+  stateBulkGet: { code: 'ERR_STATE_BULK_GET', status: 500 },
+  stateSave: { code: 'ERR_STATE_SAVE', status: 500 },
+  stateSaveEtagMismatch: { code: 'ERR_STATE_SAVE', status: 409 },
+  stateSaveEtagInvalid: { code: 'ERR_STATE_SAVE', status: 400 },
+  stateDelete: { code: 'ERR_STATE_DELETE', status: 500 },
+  stateDeleteEtagMismatch: { code: 'ERR_STATE_DELETE', status: 409 },
+  stateDeleteEtagInvalid: { code: 'ERR_STATE_DELETE', status: 400 },
+  stateTransaction: { code: 'ERR_STATE_TRANSACTION', status: 500 },
+  stateOperationNotSupported: { code: 'ERR_NOT_SUPPORTED_STATE_OPERATION', status: 400 },
+  stateTransactionsNotSupported: { code: 'ERR_STATE_STORE_NOT_SUPPORTED', status: 500, reason: 'DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED' },
+  stateQueryNotSupported: { code: 'ERR_STATE_STORE_NOT_SUPPORTED', status: 500, reason: 'DAPR_STATE_QUERYING_NOT_SUPPORTED' },
+  stateTooManyTransactions: { code: 'ERR_STATE_STORE_TOO_MANY_TRANSACTIONS', status: 400, reason: 'DAPR_STATE_TOO_MANY_TRANSACTIONS' },
+  stateQuery: { code: 'ERR_STATE_QUERY', status: 500, reason: 'DAPR_STATE_QUERY_FAILED' },
+
+  // pub/sub
+  pubsubNotConfigured: { code: 'ERR_PUBSUB_NOT_CONFIGURED', status: 400, reason: 'DAPR_PUBSUB_NOT_CONFIGURED' },
+  pubsubEmpty: { code: 'ERR_PUBSUB_EMPTY', status: 404, reason: 'DAPR_PUBSUB_NAME_EMPTY' },
+  pubsubNotFound: { code: 'ERR_PUBSUB_NOT_FOUND', status: 404, reason: 'DAPR_PUBSUB_NOT_FOUND' },
+  pubsubTopicEmpty: { code: 'ERR_TOPIC_NAME_EMPTY', status: 404, reason: 'DAPR_PUBSUB_TOPIC_NAME_EMPTY' },
+  pubsubRequestMetadata: { code: 'ERR_PUBSUB_REQUEST_METADATA', status: 400, reason: 'DAPR_PUBSUB_METADATA_DESERIALIZATION' },
+  pubsubCloudEventCreation: { code: 'ERR_PUBSUB_CLOUD_EVENTS_SER', status: 500, reason: 'DAPR_PUBSUB_CLOUD_EVENT_CREATION' },
+  pubsubMarshalEvents: { code: 'ERR_PUBSUB_EVENTS_SER', status: 400, reason: 'DAPR_PUBSUB_MARSHAL_EVENTS' },
+  pubsubUnmarshalEvents: { code: 'ERR_PUBSUB_EVENTS_SER', status: 400, reason: 'DAPR_PUBSUB_UNMARSHAL_EVENTS' },
+  pubsubForbidden: { code: 'ERR_PUBSUB_FORBIDDEN', status: 403, reason: 'DAPR_PUBSUB_FORBIDDEN' },
+  pubsubPublishNotFound: { code: 'ERR_PUBSUB_NOT_FOUND', status: 400, reason: 'DAPR_PUBSUB_TEST_NOT_FOUND' },
+  pubsubPublish: { code: 'ERR_PUBSUB_PUBLISH_MESSAGE', status: 500, reason: 'DAPR_PUBSUB_PUBLISH_MESSAGE' },
+  publishOutbox: { code: 'ERR_PUBLISH_OUTBOX', status: 500, reason: 'DAPR_PUBSUB_OUTBOX' },
+
+  // bindings
+  bindingInvoke: { code: 'ERR_INVOKE_OUTPUT_BINDING', status: 500 },
+
+  // secrets
+  secretStoresNotConfigured: { code: 'ERR_SECRET_STORES_NOT_CONFIGURED', status: 500 },
+  secretStoreNotFound: { code: 'ERR_SECRET_STORE_NOT_FOUND', status: 401 },
+  secretPermissionDenied: { code: 'ERR_PERMISSION_DENIED', status: 403 },
+  secretGet: { code: 'ERR_SECRET_GET', status: 500 },
+
+  // configuration
+  configurationStoreNotConfigured: { code: 'ERR_CONFIGURATION_STORE_NOT_CONFIGURED', status: 500 },
+  configurationStoreNotFound: { code: 'ERR_CONFIGURATION_STORE_NOT_FOUND', status: 400 },
+  configurationGet: { code: 'ERR_CONFIGURATION_GET', status: 500 },
+  configurationSubscribe: { code: 'ERR_CONFIGURATION_SUBSCRIBE', status: 500 },
+  configurationUnsubscribe: { code: 'ERR_CONFIGURATION_UNSUBSCRIBE', status: 500 },
+
+  // distributed lock
+  lockStoreNotConfigured: { code: 'ERR_LOCK_STORE_NOT_CONFIGURED', status: 500 },
+  lockStoreNotFound: { code: 'ERR_LOCK_STORE_NOT_FOUND', status: 400 },
+  tryLock: { code: 'ERR_TRY_LOCK', status: 500 },
+  unlock: { code: 'ERR_UNLOCK', status: 500 },
+
+  // cryptography
+  cryptoProvidersNotConfigured: { code: 'ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED', status: 500 },
+  cryptoProviderNotFound: { code: 'ERR_CRYPTO_PROVIDER_NOT_FOUND', status: 400 },
+  cryptoKey: { code: 'ERR_CRYPTO_KEY', status: 500 },
+  crypto: { code: 'ERR_CRYPTO', status: 500 },
+
+  // health
+  healthNotReady: { code: 'ERR_HEALTH_NOT_READY', status: 500 },
+  healthAppIdNotMatch: { code: 'ERR_HEALTH_APPID_NOT_MATCH', status: 500 },
+  outboundHealthNotReady: { code: 'ERR_OUTBOUND_HEALTH_NOT_READY', status: 500 },
+} as const satisfies Record<string, Kind>;
+
+export type ErrorKind = keyof typeof KINDS;
+
+export interface ErrorDetails {
+  /** ErrorInfo metadata for kit errors. */
+  metadata?: Record<string, string>;
+}
+
+export class DaprError extends Error {
+  override readonly name = 'DaprError';
+  readonly details: ErrorDetails | undefined;
+
+  constructor(readonly kind: ErrorKind, message: string, options?: ErrorOptions & ErrorDetails) {
+    super(message, options);
+    this.details = options?.metadata ? { metadata: options.metadata } : undefined;
+  }
+
+  get code(): string {
+    return KINDS[this.kind].code;
+  }
+
+  get status(): number {
+    return KINDS[this.kind].status;
+  }
+
+  /** The JSON body Dapr writes: legacy `{errorCode, message}` or kit errors with `details`. */
+  toBody(): Record<string, unknown> {
+    const kind: Kind = KINDS[this.kind];
+    const body: Record<string, unknown> = { errorCode: kind.code, message: this.message };
+    if (kind.reason) {
+      body.details = [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: kind.reason,
+          domain: 'dapr.io',
+          metadata: this.details?.metadata ?? null,
+        },
+      ];
+    }
+    return body;
+  }
+}
+
+export function isDaprError(err: unknown): err is DaprError {
+  return err instanceof DaprError;
+}

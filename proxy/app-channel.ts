@@ -1,0 +1,159 @@
+// The sidecar's channel to its own app: pooled keep-alive connections (undici), the app's
+// readiness (its port accepts connections), optional health probing, max concurrency and
+// APP_API_TOKEN on every call.
+import { connect } from 'node:net';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { AppCaller, AppCallRequest, AppCallResponse } from '../core/app.js';
+import type { Logger } from '../core/component.js';
+import type { AppHealthOptions } from './options.js';
+
+export interface AppChannelOptions {
+  address: string;
+  port: number;
+  health: AppHealthOptions;
+  maxConcurrency: number;
+  appApiToken?: string;
+  logger: Logger;
+}
+
+export type AppRequest = Omit<Dispatcher.RequestOptions, 'origin'>;
+
+export class AppChannel implements AppCaller {
+  readonly origin: string;
+  private readonly pool: Pool;
+  private ready = false;
+  private healthy = true;
+  private failures = 0;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly readyListeners: Array<() => void> = [];
+
+  constructor(private readonly opts: AppChannelOptions) {
+    const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
+    this.origin = `http://${host}:${opts.port}`;
+    this.pool = new Pool(this.origin, { keepAliveTimeout: 30_000, connections: 128, pipelining: 1 });
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  get isHealthy(): boolean {
+    return this.ready && this.healthy;
+  }
+
+  onReady(fn: () => void): void {
+    if (this.ready) fn();
+    else this.readyListeners.push(fn);
+  }
+
+  /** Polls the app port until it accepts a TCP connection, then starts health probes. */
+  start(): void {
+    const attempt = (): void => {
+      if (this.closed) return;
+      const sock = connect({ host: this.opts.address, port: this.opts.port });
+      sock.once('connect', () => {
+        sock.destroy();
+        this.ready = true;
+        this.opts.logger.info(`application discovered on port ${this.opts.port}`);
+        for (const fn of this.readyListeners.splice(0)) fn();
+        if (this.opts.health.enabled) this.scheduleProbe();
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        setTimeout(attempt, 50).unref();
+      });
+    };
+    attempt();
+  }
+
+  private scheduleProbe(): void {
+    this.probeTimer = setTimeout(() => void this.probe(), this.opts.health.intervalMs);
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    if (this.closed) return;
+    let ok = false;
+    try {
+      const res = await this.pool.request({
+        method: 'GET',
+        path: this.opts.health.path,
+        headers: this.tokenHeaders(),
+        headersTimeout: this.opts.health.timeoutMs,
+        bodyTimeout: this.opts.health.timeoutMs,
+      });
+      await res.body.dump();
+      ok = res.statusCode >= 200 && res.statusCode < 300;
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      this.failures = 0;
+      if (!this.healthy) this.opts.logger.info('app is healthy again');
+      this.healthy = true;
+    } else if (++this.failures >= this.opts.health.threshold && this.healthy) {
+      this.healthy = false;
+      this.opts.logger.warn(`app is unhealthy after ${this.failures} failed health checks`);
+    }
+    this.scheduleProbe();
+  }
+
+  private tokenHeaders(): Record<string, string> {
+    return this.opts.appApiToken ? { 'dapr-api-token': this.opts.appApiToken } : {};
+  }
+
+  /** Waits for a slot under --app-max-concurrency; call release() when the call is over. */
+  async acquire(): Promise<void> {
+    if (this.opts.maxConcurrency <= 0) return;
+    if (this.inFlight < this.opts.maxConcurrency) {
+      this.inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    if (this.opts.maxConcurrency <= 0) return;
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight--;
+  }
+
+  /** A request to the app; the body of the response is streamed to the caller. */
+  async request(req: AppRequest): Promise<Dispatcher.ResponseData> {
+    await this.acquire();
+    try {
+      const headers = req.headers as Record<string, string | string[]> | undefined;
+      const withToken = this.opts.appApiToken ? { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } : headers;
+      const res = await this.pool.request({ ...req, headers: withToken });
+      res.body.once('close', () => this.release());
+      return res;
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+  }
+
+  /** The building blocks' way in (pub/sub delivery, bindings, actors). */
+  async call(req: AppCallRequest): Promise<AppCallResponse> {
+    const res = await this.request({
+      method: req.method as Dispatcher.HttpMethod,
+      path: req.path,
+      headers: req.headers ?? {},
+      body: req.body ?? null,
+      headersTimeout: req.headersTimeout,
+      signal: req.signal,
+    });
+    return res as unknown as AppCallResponse;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    await this.pool.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,30 @@
+// The components `bulwark run` uses when there is no resources folder: everything embedded,
+// nothing to install. `bulwark init` writes the same resources as YAML.
+import { join } from 'node:path';
+
+export function embeddedDefaultsYaml(homeDir: string): Record<string, string> {
+  return {
+    'statestore.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: "${join(homeDir, 'state.db')}"
+  - name: actorStateStore
+    value: "true"
+`,
+    'pubsub.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.in-memory
+  version: v1
+  metadata: []
+`,
+  };
+}

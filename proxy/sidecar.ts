@@ -1,0 +1,354 @@
+// The composition root: reads resources, builds components through the registry, hands them to
+// the building blocks, mounts the blocks' routes behind the API pipeline and starts listeners.
+import { createServer as createPlainServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Block } from '../core/block.js';
+import type { Logger } from '../core/component.js';
+import { stack, type Route } from '../core/http.js';
+import { noPolicies, type PolicyProvider } from '../core/policy.js';
+import { builtinComponents } from '../components/index.js';
+import type { ComponentRegistry } from '../components/registry.js';
+import { loadConfigurations, type Configuration } from '../resources/configuration.js';
+import { decodeDocument, loadResources } from '../resources/load.js';
+import { formatGoDuration } from '../resources/duration.js';
+import type { ResourceSet } from '../resources/types.js';
+import { readYamlDocuments } from '../resources/yaml-file.js';
+import { createLogger } from '../telemetry/logging.js';
+import { createMetricsRegistry } from '../telemetry/metrics.js';
+import { runtimeRoutes, type RuntimeView } from './api/runtime-routes.js';
+import { AppChannel } from './app-channel.js';
+import { BLOCKS } from './blocks.js';
+import { loadComponents, type LoadedComponents } from './components-loader.js';
+import { embeddedDefaultsYaml } from './embedded-defaults.js';
+import { invokeRoutes } from './invoke/handler.js';
+import { apiLoggingLayer } from './layers/api-logging.js';
+import { apiTokenLayer } from './layers/api-token.js';
+import { rescueLayer } from './layers/rescue.js';
+import { HttpListener } from './listeners/http-server.js';
+import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
+import type { SidecarOptions } from './options.js';
+import { Router } from './router.js';
+
+export const RUNTIME_VERSION = '0.1.0';
+
+export interface SidecarPorts {
+  http: number;
+  grpc: number;
+  metrics: number;
+  internal: number;
+  public?: number;
+}
+
+export class Sidecar {
+  private readonly shutdownListeners: Array<(code: number) => void> = [];
+  private stopping: Promise<void> | undefined;
+  private registryFile: string | undefined;
+  private outboundReady = false;
+  private blocksReady = false;
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    readonly options: SidecarOptions,
+    readonly logger: Logger,
+    readonly configuration: Configuration,
+    readonly resources: ResourceSet,
+    private readonly components: LoadedComponents,
+    private readonly blocks: readonly Block[],
+    private readonly channel: AppChannel | undefined,
+    private readonly api: HttpListener,
+    private readonly metricsServer: Server | undefined,
+    readonly ports: SidecarPorts,
+    private readonly extended: Map<string, string>,
+  ) {}
+
+  static async start(options: SidecarOptions, registry: ComponentRegistry = builtinComponents()): Promise<Sidecar> {
+    const logger = createLogger({
+      level: options.logLevel,
+      json: options.logAsJson,
+      appId: options.appId,
+      version: RUNTIME_VERSION,
+      ...(options.logSink ? { write: options.logSink } : {}),
+    });
+    logger.info(`starting bulwark ${RUNTIME_VERSION} for app ${options.appId}`);
+    const configuration = loadConfigurations(options.configFiles, options.env);
+    const resources = readResources(options);
+    for (const w of resources.warnings) logger.warn(w);
+    const components = await loadComponents(resources.components, registry, {
+      appId: options.appId,
+      homeDir: options.homeDir,
+      cwd: options.cwd,
+      env: options.env,
+      logger,
+      deny: configuration.componentsDeny,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+    });
+    try {
+      return await Sidecar.assemble(options, logger, configuration, resources, components);
+    } catch (err) {
+      await components.closeAll(logger);
+      throw err;
+    }
+  }
+
+  private static async assemble(
+    options: SidecarOptions,
+    logger: Logger,
+    configuration: Configuration,
+    resources: ResourceSet,
+    components: LoadedComponents,
+  ): Promise<Sidecar> {
+    const policies: PolicyProvider = noPolicies; // TODO(#7): Resiliency resources fill these slots.
+    const channel = options.appPort
+      ? new AppChannel({
+          address: options.appChannelAddress,
+          port: options.appPort,
+          health: options.appHealth,
+          maxConcurrency: options.appMaxConcurrency,
+          logger,
+          ...(options.appApiToken ? { appApiToken: options.appApiToken } : {}),
+        })
+      : undefined;
+    const blocks: Block[] = [];
+    for (const factory of BLOCKS) {
+      blocks.push(
+        await factory({
+          appId: options.appId,
+          homeDir: options.homeDir,
+          configuration,
+          resources,
+          components,
+          policies,
+          logger,
+          app: channel,
+          ...(options.namespace ? { namespace: options.namespace } : {}),
+        }),
+      );
+    }
+    const extended = new Map<string, string>(Object.entries(options.extended));
+    // The runtime view needs the sidecar, which needs the listener: bind through a holder.
+    let self: Sidecar | undefined;
+    const view: RuntimeView = {
+      appId: options.appId,
+      isOutboundReady: () => self?.outboundReady ?? false,
+      unready: () => self?.unready() ?? ['starting'],
+      metadata: () => self?.metadata() ?? {},
+      setExtended: (k, v) => (self ? self.setExtended(k, v) : extended.set(k, v)),
+      shutdown: (force) => self?.requestShutdown(force),
+    };
+    const invoke = invokeRoutes({ appId: options.appId, channel, policies, ...(options.namespace ? { namespace: options.namespace } : {}) });
+    const routes = allowedRoutes([...runtimeRoutes(view), ...invoke.routes, ...blocks.flatMap((b) => b.routes)], configuration);
+    const router = new Router(routes, invoke.fallback);
+    const apiLogging = configuration.logging.apiLogging as Record<string, unknown> | undefined;
+    // Outermost first. Errors are rescued outside everything so every layer may throw.
+    const handler = stack(router.handle, [
+      rescueLayer(logger),
+      apiTokenLayer(options.apiToken),
+      apiLoggingLayer(
+        {
+          enabled: options.enableApiLogging || apiLogging?.enabled === true,
+          obfuscateURLs: apiLogging?.obfuscateURLs === true,
+          omitHealthChecks: apiLogging?.omitHealthChecks === true,
+        },
+        logger,
+      ),
+    ]);
+    const api = new HttpListener(handler, options.maxBodyBytes);
+    const httpPort = await api.listen(options.httpPort, options.listenAddress, '--dapr-http-port');
+    let metricsServer: Server | undefined;
+    let metricsPort = 0;
+    if (options.enableMetrics && configuration.metric.enabled !== false) {
+      try {
+        ({ server: metricsServer, port: metricsPort } = await startMetrics(options));
+      } catch (err) {
+        await api.close(0);
+        throw err;
+      }
+    }
+    const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: options.internalPort };
+    const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended);
+    self = sidecar;
+    sidecar.outboundReady = true;
+    sidecar.register();
+    logger.info(`HTTP API listening on ${options.listenAddress}:${httpPort}`);
+    if (channel) {
+      channel.onReady(() => void sidecar.appReady());
+      channel.start();
+    } else {
+      void sidecar.appReady();
+    }
+    return sidecar;
+  }
+
+  private async appReady(): Promise<void> {
+    for (const b of this.blocks) {
+      try {
+        await b.onAppReady?.();
+      } catch (err) {
+        this.logger.error(`${b.name}: start-up with the app failed: ${(err as Error).message}`);
+      }
+    }
+    this.blocksReady = true;
+  }
+
+  private unready(): string[] {
+    const missing: string[] = [];
+    if (!this.outboundReady) missing.push('api');
+    if (this.channel && !this.channel.isReady) missing.push('app-channel');
+    else if (!this.blocksReady) missing.push('blocks');
+    return missing;
+  }
+
+  private register(): void {
+    this.registryFile = writeEntry(this.options.homeDir, this.registryEntry());
+  }
+
+  private registryEntry(): RegistryEntry {
+    const o = this.options;
+    const x = (k: string): string | undefined => this.extended.get(k);
+    return {
+      appId: o.appId,
+      pid: process.pid,
+      host: '127.0.0.1',
+      httpPort: this.ports.http,
+      grpcPort: this.ports.grpc,
+      internalPort: this.ports.internal,
+      metricsPort: this.ports.metrics,
+      startedAt: this.startedAt,
+      ...(o.appPort ? { appPort: o.appPort } : {}),
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+      ...(x('cliPID') ? { cliPid: Number(x('cliPID')) } : {}),
+      ...(x('appPID') ? { appPid: Number(x('appPID')) } : {}),
+      ...(x('appCommand') ? { command: x('appCommand') } : {}),
+      ...(x('runTemplatePath') ? { runFile: x('runTemplatePath') } : {}),
+    };
+  }
+
+  /** Records a fact under `extended` (the CLI stores appPID, appCommand...), kept in the registry too. */
+  setExtended(key: string, value: string): void {
+    this.extended.set(key, value);
+    if (this.registryFile && !this.stopping) this.registryFile = writeEntry(this.options.homeDir, this.registryEntry());
+  }
+
+  metadata(): Record<string, unknown> {
+    const o = this.options;
+    const out: Record<string, unknown> = {
+      id: o.appId,
+      runtimeVersion: RUNTIME_VERSION,
+      enabledFeatures: [...this.configuration.features].filter(([, on]) => on).map(([n]) => n),
+      components: this.components.all().map((c) => ({
+        name: c.name,
+        type: c.type,
+        version: c.version,
+        capabilities: [...(c.instance.features ?? [])],
+      })),
+      extended: { daprRuntimeVersion: RUNTIME_VERSION, ...Object.fromEntries(this.extended) },
+      subscriptions: [],
+      httpEndpoints: this.resources.httpEndpoints.map((e) => ({ name: e.name })),
+      appConnectionProperties: appConnection(o),
+    };
+    if (this.resources.resiliencies.length > 0) out.resiliencies = this.resources.resiliencies.map((r) => ({ name: r.name }));
+    for (const b of this.blocks) b.metadata?.(out);
+    return out;
+  }
+
+  onShutdown(fn: (code: number) => void): void {
+    this.shutdownListeners.push(fn);
+  }
+
+  private requestShutdown(force: boolean): void {
+    if (force) {
+      this.logger.warn('forced shutdown requested through the API');
+      setTimeout(() => this.emitShutdown(1), 100).unref();
+      return;
+    }
+    this.logger.info('shutdown requested through the API');
+    void this.shutdown().then(() => this.emitShutdown(0));
+  }
+
+  private emitShutdown(code: number): void {
+    for (const fn of this.shutdownListeners.splice(0)) fn(code);
+  }
+
+  /** Stops accepting, drains in-flight requests up to the graceful timeout, closes everything. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info(`shutting down (graceful timeout ${formatGoDuration(this.options.gracefulShutdownMs)})`);
+      if (this.registryFile) removeEntry(this.registryFile);
+      this.outboundReady = false;
+      await this.api.close(this.options.gracefulShutdownMs);
+      for (const b of [...this.blocks].reverse()) {
+        try {
+          await b.close?.();
+        } catch (err) {
+          this.logger.warn(`${b.name}: close failed: ${(err as Error).message}`);
+        }
+      }
+      await this.components.closeAll(this.logger);
+      await this.channel?.close();
+      await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+      this.logger.info('sidecar stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function readResources(options: SidecarOptions): ResourceSet {
+  const loadOpts = { appId: options.appId, ...(options.namespace ? { namespace: options.namespace } : {}) };
+  if (options.resourcesPaths.length > 0 || !options.embeddedDefaults) return loadResources(options.resourcesPaths, loadOpts);
+  const set: ResourceSet = { components: [], httpEndpoints: [], subscriptions: [], resiliencies: [], warnings: [] };
+  for (const [name, text] of Object.entries(embeddedDefaultsYaml(options.homeDir))) {
+    for (const d of readYamlDocuments(`(embedded)/${name}`, text)) {
+      const r = decodeDocument(`(embedded)/${name}`, d.doc, d.value, set.warnings);
+      if (r?.kind === 'Component') set.components.push(r);
+    }
+  }
+  return set;
+}
+
+/** Configuration spec.api: denied groups first; with an allow list only listed groups. */
+function allowedRoutes(routes: Route[], cfg: Configuration): Route[] {
+  const http = (rules: typeof cfg.api.allowed): Set<string> => new Set(rules.filter((r) => r.protocol === 'http').map((r) => `${r.version}/${r.name}`));
+  const allowed = http(cfg.api.allowed);
+  const denied = http(cfg.api.denied);
+  return routes.filter((r) => {
+    if (r.group === 'healthz') return true;
+    const key = `${r.path.split('/')[1]}/${r.group}`;
+    if (denied.has(key)) return false;
+    return allowed.size === 0 || allowed.has(key);
+  });
+}
+
+function appConnection(o: SidecarOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { protocol: o.appProtocol, channelAddress: o.appChannelAddress };
+  if (o.appPort) out.port = o.appPort;
+  if (o.appMaxConcurrency > 0) out.maxConcurrency = o.appMaxConcurrency;
+  if (o.appHealth.enabled) {
+    out.health = {
+      healthCheckPath: o.appHealth.path,
+      healthProbeInterval: formatGoDuration(o.appHealth.intervalMs),
+      healthProbeTimeout: formatGoDuration(o.appHealth.timeoutMs),
+      healthThreshold: o.appHealth.threshold,
+    };
+  }
+  return out;
+}
+
+async function startMetrics(options: SidecarOptions): Promise<{ server: Server; port: number }> {
+  const registry = createMetricsRegistry(options.appId);
+  const server = createPlainServer((req, res) => {
+    if (req.url !== '/metrics' && req.url !== '/') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === 'EADDRINUSE' ? `--metrics-port ${options.metricsPort}: port is already in use` : `--metrics-port ${options.metricsPort}: ${err.message}`)),
+    );
+    server.listen(options.metricsPort, options.listenAddress, () => resolve({ server, port: (server.address() as AddressInfo).port }));
+  });
+}
