@@ -1,9 +1,32 @@
 // The slots where resiliency policies wrap calls. Blocks ask for the policy of their target and
 // run each call through it; with no Resiliency resources every slot is a pass-through.
+// policies/ fills the slots from Resiliency resources (timeout, retry, circuit breaker).
+
+/** How a caller tells the policy what an outcome means; every field is optional. */
+export interface RunOptions<T> {
+  /**
+   * A resolved result that is still a failure (an app's non-2xx answer): return its status code
+   * (HTTP 100-599 or gRPC 0-16) to count it as a breaker failure and retry it when the retry
+   * policy's `matching` allows; undefined means success. When retries end, the last such result
+   * is returned, not thrown, so the caller can relay it as-is.
+   */
+  failureStatus?(result: T): number | undefined;
+  /** Releases a result the policy drops (a retried answer, or one that arrived after a timeout). */
+  discard?(result: T): void;
+  /** The operation cannot be replayed (a streamed body): one attempt, still under timeout and breaker. */
+  once?: boolean;
+  /** The caller went away: stops waiting between retries and aborts the attempt. */
+  signal?: AbortSignal;
+}
 
 export interface CallPolicy {
-  /** Runs `op` under the policy (timeout, retry, circuit breaker); `signal` aborts an attempt. */
-  run<T>(op: (signal: AbortSignal | undefined) => Promise<T>): Promise<T>;
+  /**
+   * Runs `op` under the policy (timeout, retry, circuit breaker); `signal` aborts an attempt.
+   * A fired timeout rejects with a PolicyError "context deadline exceeded", an open breaker with
+   * "circuit breaker is open" (or "too many requests" when half-open): callers wrap the message
+   * in their usual Dapr error, as Dapr does.
+   */
+  run<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options?: RunOptions<T>): Promise<T>;
 }
 
 export interface PolicyProvider {
@@ -11,10 +34,21 @@ export interface PolicyProvider {
   componentOutbound(component: string): CallPolicy;
   /** Deliveries from a component to the app (pub/sub messages, input bindings). */
   componentInbound(component: string): CallPolicy;
-  /** Service invocation of an app id. */
-  app(appId: string): CallPolicy;
+  /**
+   * Service invocation of a target as the caller wrote it (app id, `id.namespace`, HTTPEndpoint
+   * name or URL). `method` selects the breaker: Dapr keeps one per target and method.
+   */
+  app(appId: string, method?: string): CallPolicy;
   /** Actor calls of one type (and id, where the breaker scope asks for it). */
   actor(actorType: string, actorId?: string): CallPolicy;
+}
+
+/** Why a policy stopped a call; `reason` tells a fired timeout from an open breaker. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  constructor(readonly reason: 'timeout' | 'breakerOpen' | 'breakerTooManyRequests', message: string) {
+    super(message);
+  }
 }
 
 export const passThrough: CallPolicy = {
