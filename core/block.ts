@@ -6,6 +6,7 @@ import type { AppCaller } from './app.js';
 import type { Category, Component, Logger } from './component.js';
 import type { Route } from './http.js';
 import type { PolicyProvider } from './policy.js';
+import type { Telemetry } from './telemetry.js';
 
 export interface LoadedComponent {
   name: string;
@@ -32,6 +33,8 @@ export interface BlockContext {
   resources: ResourceSet;
   components: ComponentSet;
   policies: PolicyProvider;
+  /** Child spans and component metrics; `noTelemetry` when tracing and metrics are off. */
+  telemetry: Telemetry;
   logger: Logger;
   /** Undefined when the sidecar runs without an app port. */
   app: AppCaller | undefined;

@@ -6,6 +6,7 @@ import type { Block } from '../core/block.js';
 import type { Logger } from '../core/component.js';
 import { stack, type Route } from '../core/http.js';
 import { noPolicies, type PolicyProvider } from '../core/policy.js';
+import { noTelemetry } from '../core/telemetry.js';
 import { builtinComponents } from '../components/index.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import { loadConfigurations, type Configuration } from '../resources/configuration.js';
@@ -118,6 +119,7 @@ export class Sidecar {
           resources,
           components,
           policies,
+          telemetry: noTelemetry, // TODO(#8): the sidecar's telemetry
           logger,
           app: channel,
           ...(options.namespace ? { namespace: options.namespace } : {}),

@@ -1,0 +1,99 @@
+// What building blocks and the proxy need from telemetry, and nothing more: child spans in W3C
+// trace context, and Dapr's component metrics. telemetry/ implements it; `noTelemetry` is the
+// default when tracing and metrics are off (nothing is recorded, incoming context passes through).
+
+/** W3C trace context as it travels in headers and CloudEvent fields. */
+export interface TraceHeaders {
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+/** Span kinds as Dapr sets them (API spans are CLIENT, sidecar-to-sidecar receive spans SERVER). */
+export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
+
+export type AttributeValue = string | number | boolean;
+
+export interface Span {
+  /** The `traceparent` to send onward: this span's context, or the incoming one when tracing is off. */
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  /** 32 lower-hex trace id, or '' when there is no context at all. */
+  readonly traceId: string;
+  /** True when the span is sampled and will be exported; attributes are worth computing only then. */
+  readonly isRecording: boolean;
+  setAttribute(key: string, value: AttributeValue): void;
+  updateName(name: string): void;
+  /** Error status `Code(<n>): <text>` when status >= 400, as Dapr marks HTTP spans. */
+  setHttpStatus(status: number): void;
+  /** Error status with the error's message. */
+  recordError(err: unknown): void;
+  end(): void;
+}
+
+/** dapr_component_<kind>_count / _latencies. */
+export type ComponentMetricKind = 'state' | 'secret' | 'configuration' | 'crypto' | 'output_binding' | 'input_binding' | 'conversation';
+
+export type PubsubProcessStatus = 'success' | 'retry' | 'drop';
+
+export interface Telemetry {
+  /** Starts a span as a child of `parent` (or a new root). Always end() it. */
+  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span;
+  /** The API span of the request `req` belongs to (the trace layer's), if tracing is on. */
+  spanOf(req: object): Span | undefined;
+  /** One call to a component; `operation` as Dapr names it (get, set, delete, bulk_get, ...). */
+  recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number): void;
+  /** One publish to a broker (dapr_component_pubsub_egress_*). */
+  recordPublish(component: string, topic: string, success: boolean, elapsedMs: number): void;
+  /** One delivery to the app (dapr_component_pubsub_ingress_*); `status` differs from processStatus for app DROP/no route. */
+  recordDelivery(component: string, topic: string, processStatus: PubsubProcessStatus, status: PubsubProcessStatus, elapsedMs: number): void;
+}
+
+class PassThroughSpan implements Span {
+  readonly traceId: string;
+  readonly isRecording = false;
+  constructor(
+    readonly traceparent: string | undefined,
+    readonly tracestate: string | undefined,
+  ) {
+    this.traceId = traceparent && traceparent.length >= 35 ? traceparent.slice(3, 35).toLowerCase() : '';
+  }
+  setAttribute(): void {}
+  updateName(): void {}
+  setHttpStatus(): void {}
+  recordError(): void {}
+  end(): void {}
+}
+
+const EMPTY_SPAN = new PassThroughSpan(undefined, undefined);
+
+/** A span that records nothing and hands the incoming context on unchanged. */
+export function passThroughSpan(parent?: TraceHeaders): Span {
+  return parent?.traceparent ? new PassThroughSpan(parent.traceparent, parent.tracestate) : EMPTY_SPAN;
+}
+
+export const noTelemetry: Telemetry = {
+  startSpan: (_name, _kind, parent) => passThroughSpan(parent),
+  spanOf: () => undefined,
+  recordComponent: () => undefined,
+  recordPublish: () => undefined,
+  recordDelivery: () => undefined,
+};
+
+/** Times `op` and records it as one component call, success or not. */
+export async function timedComponentCall<T>(
+  telemetry: Telemetry,
+  kind: ComponentMetricKind,
+  component: string,
+  operation: string,
+  op: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  let ok = false;
+  try {
+    const v = await op();
+    ok = true;
+    return v;
+  } finally {
+    telemetry.recordComponent(kind, component, operation, ok, performance.now() - started);
+  }
+}
