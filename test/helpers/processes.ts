@@ -105,8 +105,12 @@ export interface SidecarProc extends Proc {
 
 export interface SidecarStart {
   appId: string;
-  /** Resource YAML files (name -> text); written to a fresh folder passed as --resources-path. */
+  /**
+   * Resource YAML files (name -> text); written to a fresh folder passed as --resources-path.
+   * Absent: an empty folder, so nothing is loaded. Set `embeddedDefaults` to use the defaults.
+   */
   resources?: Record<string, string>;
+  embeddedDefaults?: boolean;
   /** Extra CLI flags. */
   args?: string[];
   /** App command for `bulwark run`; absent runs `bulwark sidecar`. */
@@ -120,7 +124,7 @@ export interface SidecarStart {
 export async function startSidecar(s: SidecarStart): Promise<SidecarProc> {
   const home = s.home ?? tempDir('bulwark-home-');
   const args = [CLI, s.app ? 'run' : 'sidecar', '--app-id', s.appId, '--dapr-http-port', '0', '--metrics-port', '0'];
-  if (s.resources) args.push('--resources-path', writeFolder(s.resources));
+  if (!s.embeddedDefaults) args.push('--resources-path', writeFolder(s.resources ?? {}));
   args.push(...(s.args ?? []));
   if (s.app) args.push('--', ...s.app);
   const p = startProcess(process.execPath, args, { env: { BULWARK_HOME: home, ...s.env }, ...(s.cwd ? { cwd: s.cwd } : {}) });
