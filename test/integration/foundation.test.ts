@@ -315,3 +315,18 @@ auth:
   });
 });
 
+
+describe('bulwark init', () => {
+  it('writes the embedded default resources once and run picks them up', async () => {
+    const home = tempDir();
+    const first = await runCli(['init'], { BULWARK_HOME: home });
+    expect(first.code).toBe(0);
+    expect(first.out).toContain(`written  ${join(home, 'components', 'statestore.yaml')}`);
+    expect(first.out).toContain(`written  ${join(home, 'config.yaml')}`);
+    const again = await runCli(['init'], { BULWARK_HOME: home });
+    expect(again.out).toContain(`kept     ${join(home, 'components', 'statestore.yaml')}`);
+    const state = readFileSync(join(home, 'components', 'statestore.yaml'), 'utf8');
+    expect(state).toContain('type: state.sqlite');
+    expect(state).toContain(join(home, 'state.db'));
+  });
+});
