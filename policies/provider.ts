@@ -1,0 +1,208 @@
+// The PolicyProvider the sidecar hands to every block. It holds one immutable snapshot (merged
+// policies + the breakers created from them); a reload builds a new snapshot and swaps the
+// reference, so calls already running keep the policies and breakers they started with.
+// Handles returned to blocks resolve against the current snapshot on every run, so a block that
+// keeps a handle (a pub/sub subscription) still sees a reload.
+import type { Logger } from '../core/component.js';
+import type { CallPolicy, PolicyProvider, RunOptions } from '../core/policy.js';
+import { Breaker, type BreakerState } from './breaker.js';
+import { PolicyRunner, type RunHooks } from './build.js';
+import { componentTypeName, PolicySet, type Direction, type Resolved } from './lookup.js';
+import type { MetricTarget, ResiliencyMetrics } from './metrics.js';
+import type { ResiliencySpec } from './spec.js';
+
+export interface ProviderOptions {
+  appId: string;
+  logger: Logger;
+  metrics: ResiliencyMetrics;
+  /** The Dapr type (`state.redis`) of a loaded component, for default policies and labels. */
+  componentType(name: string): string | undefined;
+}
+
+type TargetKind = 'app' | 'actor' | 'out' | 'in';
+
+/** What one target resolves to in one snapshot, computed on first use. */
+class TargetInfo implements RunHooks {
+  constructor(
+    readonly resolved: Resolved,
+    readonly metric: MetricTarget,
+    private readonly metrics: ResiliencyMetrics,
+  ) {}
+
+  get isEmpty(): boolean {
+    const r = this.resolved;
+    return r.timeoutMs === undefined && r.retry === undefined && r.breaker === undefined;
+  }
+
+  activated(kind: 'timeout' | 'retry'): void {
+    this.metrics.recordActivation(this.metric, kind, '');
+  }
+}
+
+/** A small LRU of breakers (Dapr bounds app and actor breakers per target). */
+class BreakerCache {
+  private readonly map = new Map<string, Breaker>();
+  constructor(private readonly size: number) {}
+
+  get(key: string, create: () => Breaker): Breaker {
+    let b = this.map.get(key);
+    if (b) {
+      this.map.delete(key);
+    } else {
+      b = create();
+      if (this.map.size >= this.size) this.map.delete(this.map.keys().next().value!);
+    }
+    this.map.set(key, b);
+    return b;
+  }
+}
+
+class Snapshot {
+  private readonly targets = new Map<string, TargetInfo>();
+  private readonly componentBreakers = new Map<string, Breaker>();
+  private readonly caches = new Map<string, BreakerCache>();
+
+  constructor(readonly set: PolicySet, private readonly opts: ProviderOptions) {}
+
+  runner(kind: TargetKind, key: string, sub: string | undefined): PolicyRunner | undefined {
+    const info = this.target(kind, key);
+    if (info.isEmpty) return undefined;
+    const r = info.resolved;
+    const breaker = r.breaker ? this.breaker(kind, key, sub, info) : undefined;
+    const m = this.opts.metrics;
+    if (r.timeoutMs !== undefined) m.recordCount(info.metric, 'timeout', '');
+    if (r.retry) m.recordCount(info.metric, 'retry', '');
+    if (breaker) {
+      const state = breaker.current();
+      m.recordCount(info.metric, 'circuitbreaker', state);
+      m.recordBreakerState(info.metric, state);
+    }
+    return new PolicyRunner(r.timeoutMs, r.retry, breaker, info);
+  }
+
+  private target(kind: TargetKind, key: string): TargetInfo {
+    const id = `${kind}\0${key}`;
+    let info = this.targets.get(id);
+    if (info) return info;
+    const base = { name: this.set.name, namespace: this.set.namespace };
+    let resolved: Resolved;
+    let metric: MetricTarget;
+    if (kind === 'app') {
+      resolved = this.set.app(key);
+      metric = { ...base, direction: 'outbound', target: `app_${key}` };
+    } else if (kind === 'actor') {
+      resolved = this.set.actor(key);
+      metric = { ...base, direction: 'outbound', target: `actor_${key}` };
+    } else {
+      const type = this.opts.componentType(key);
+      const typeName = type ? componentTypeName(type) : undefined;
+      const direction: Direction = kind === 'out' ? 'outbound' : 'inbound';
+      resolved = this.set.component(key, typeName, direction);
+      metric = { ...base, direction, target: `${typeName ?? 'Component'}_${key}` };
+    }
+    info = new TargetInfo(resolved, metric, this.opts.metrics);
+    this.targets.set(id, info);
+    return info;
+  }
+
+  private breaker(kind: TargetKind, key: string, sub: string | undefined, info: TargetInfo): Breaker {
+    const spec = info.resolved.breaker!;
+    const create = (bkey: string) => (): Breaker => new Breaker(bkey, spec, (b, from, to) => this.changed(b, from, to, info));
+    if (kind === 'out' || kind === 'in') {
+      // One breaker per component, shared by both directions; the first to create it decides.
+      let b = this.componentBreakers.get(key);
+      if (!b) {
+        b = create(key)();
+        this.componentBreakers.set(key, b);
+      }
+      return b;
+    }
+    let cache = this.caches.get(`${kind}\0${key}`);
+    if (!cache) {
+      const resolved = kind === 'app' ? this.set.app(key) : this.set.actor(key);
+      cache = new BreakerCache(resolved.cacheSize);
+      this.caches.set(`${kind}\0${key}`, cache);
+    }
+    let bkey: string;
+    if (kind === 'app') bkey = `${key}:${sub ?? ''}`;
+    else bkey = this.set.actor(key).scope !== 'type' && sub !== undefined ? `${key}-${sub}` : key;
+    return cache.get(bkey, create(bkey));
+  }
+
+  private changed(b: Breaker, from: BreakerState, to: BreakerState, info: TargetInfo): void {
+    this.opts.logger.info(`Circuit breaker "${b.key}" changed state from ${from} to ${to}`, { policy: b.spec.name, target: info.metric.target });
+    this.opts.metrics.recordActivation(info.metric, 'circuitbreaker', to);
+    this.opts.metrics.recordBreakerState(info.metric, to);
+  }
+}
+
+class TargetPolicy implements CallPolicy {
+  constructor(
+    private readonly provider: ResiliencyProvider,
+    private readonly kind: TargetKind,
+    private readonly key: string,
+    private readonly sub: string | undefined,
+  ) {}
+
+  run<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options?: RunOptions<T>): Promise<T> {
+    const runner = this.provider.current.runner(this.kind, this.key, this.sub);
+    return runner ? runner.run(op, options) : op(options?.signal);
+  }
+}
+
+export class ResiliencyProvider implements PolicyProvider {
+  private snapshot: Snapshot;
+  private readonly handles = new Map<string, TargetPolicy>();
+
+  constructor(private readonly opts: ProviderOptions, specs: readonly ResiliencySpec[] = []) {
+    this.snapshot = this.build(specs);
+  }
+
+  /** The snapshot new calls use. */
+  get current(): Snapshot {
+    return this.snapshot;
+  }
+
+  /** The merged policies in force (for metadata and tests). */
+  get policies(): PolicySet {
+    return this.snapshot.set;
+  }
+
+  /** Swaps in a new set of resources; calls in flight finish under the old one. */
+  replace(specs: readonly ResiliencySpec[]): void {
+    this.snapshot = this.build(specs);
+  }
+
+  private build(specs: readonly ResiliencySpec[]): Snapshot {
+    const set = PolicySet.merge(specs, (msg) => this.opts.logger.warn(msg));
+    for (const d of set.danglingBreakers()) this.opts.logger.warn(`resiliency target ${d} names no circuit breaker; no breaker applies`);
+    for (const s of specs) this.opts.metrics.recordLoaded(s.name, s.namespace ?? '');
+    return new Snapshot(set, this.opts);
+  }
+
+  componentOutbound(component: string): CallPolicy {
+    return this.handle('out', component);
+  }
+
+  componentInbound(component: string): CallPolicy {
+    return this.handle('in', component);
+  }
+
+  app(appId: string, method?: string): CallPolicy {
+    return method === undefined ? this.handle('app', appId) : new TargetPolicy(this, 'app', appId, method);
+  }
+
+  actor(actorType: string, actorId?: string): CallPolicy {
+    return actorId === undefined ? this.handle('actor', actorType) : new TargetPolicy(this, 'actor', actorType, actorId);
+  }
+
+  private handle(kind: TargetKind, key: string): TargetPolicy {
+    const id = `${kind}\0${key}`;
+    let h = this.handles.get(id);
+    if (!h) {
+      h = new TargetPolicy(this, kind, key, undefined);
+      this.handles.set(id, h);
+    }
+    return h;
+  }
+}
