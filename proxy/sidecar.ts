@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import type { Block } from '../core/block.js';
 import type { Logger } from '../core/component.js';
 import { stack, type Route } from '../core/http.js';
-import { noPolicies, type PolicyProvider } from '../core/policy.js';
+import type { PolicyProvider } from '../core/policy.js';
 import { noTelemetry } from '../core/telemetry.js';
 import { builtinComponents } from '../components/index.js';
+import { registerResiliencyMetrics } from '../policies/metrics.js';
+import { startResiliency, type Resiliency } from '../policies/resiliency.js';
 import type { ComponentRegistry } from '../components/registry.js';
 import { loadConfigurations, type Configuration } from '../resources/configuration.js';
 import { decodeDocument, loadResources } from '../resources/load.js';
@@ -98,7 +100,15 @@ export class Sidecar {
     resources: ResourceSet,
     components: LoadedComponents,
   ): Promise<Sidecar> {
-    const policies: PolicyProvider = noPolicies; // TODO(#7): Resiliency resources fill these slots.
+    // Resiliency policies from the resources folders, re-read when a Resiliency file changes.
+    const resiliency = startResiliency({
+      appId: options.appId,
+      logger,
+      resources: resources.resiliencies,
+      watchFolders: options.resourcesPaths,
+      componentType: (name) => components.all().find((c) => c.name === name)?.type,
+    });
+    const policies: PolicyProvider = resiliency.provider;
     const channel = options.appPort
       ? new AppChannel({
           address: options.appChannelAddress,
@@ -160,7 +170,7 @@ export class Sidecar {
     let metricsPort = 0;
     if (options.enableMetrics && configuration.metric.enabled !== false) {
       try {
-        ({ server: metricsServer, port: metricsPort } = await startMetrics(options));
+        ({ server: metricsServer, port: metricsPort } = await startMetrics(options, resiliency));
       } catch (err) {
         await api.close(0);
         throw err;
@@ -335,8 +345,9 @@ function appConnection(o: SidecarOptions): Record<string, unknown> {
   return out;
 }
 
-async function startMetrics(options: SidecarOptions): Promise<{ server: Server; port: number }> {
+async function startMetrics(options: SidecarOptions, resiliency: Resiliency): Promise<{ server: Server; port: number }> {
   const registry = createMetricsRegistry(options.appId);
+  registerResiliencyMetrics(registry, resiliency.metrics);
   const server = createPlainServer((req, res) => {
     if (req.url !== '/metrics' && req.url !== '/') {
       res.writeHead(404).end();
