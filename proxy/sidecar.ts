@@ -23,7 +23,7 @@ import { AppChannel } from './app-channel.js';
 import { BLOCKS } from './blocks.js';
 import { loadComponents, type LoadedComponents } from './components-loader.js';
 import { embeddedDefaultsYaml } from './embedded-defaults.js';
-import { invokeRoutes } from './invoke/handler.js';
+import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
 import { rescueLayer } from './layers/rescue.js';
@@ -62,6 +62,7 @@ export class Sidecar {
     private readonly metricsServer: Server | undefined,
     readonly ports: SidecarPorts,
     private readonly extended: Map<string, string>,
+    private readonly invocation: InvocationService,
   ) {}
 
   static async start(options: SidecarOptions, registry: ComponentRegistry = builtinComponents()): Promise<Sidecar> {
@@ -147,9 +148,27 @@ export class Sidecar {
       setExtended: (k, v) => (self ? self.setExtended(k, v) : extended.set(k, v)),
       shutdown: (force) => self?.requestShutdown(force),
     };
-    const invoke = invokeRoutes({ appId: options.appId, channel, policies, ...(options.namespace ? { namespace: options.namespace } : {}) });
-    const routes = allowedRoutes([...runtimeRoutes(view), ...invoke.routes, ...blocks.flatMap((b) => b.routes)], configuration);
-    const router = new Router(routes, invoke.fallback);
+    const invocation = await InvocationService.create({
+      appId: options.appId,
+      namespace: options.namespace,
+      homeDir: options.homeDir,
+      listenAddress: options.listenAddress,
+      hostAddress: options.env.DAPR_HOST_IP || (options.listenAddress === '0.0.0.0' ? '127.0.0.1' : options.listenAddress),
+      internalPort: options.internalPort,
+      publicPort: options.publicPort,
+      maxBodyBytes: options.maxBodyBytes,
+      gracefulShutdownMs: options.gracefulShutdownMs,
+      appApiToken: options.appApiToken,
+      channel,
+      policies,
+      configuration,
+      resources,
+      components,
+      env: options.env,
+      logger,
+    });
+    const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
+    const router = new Router(routes, invocation.invoker.fallback);
     const apiLogging = configuration.logging.apiLogging as Record<string, unknown> | undefined;
     // Outermost first. Errors are rescued outside everything so every layer may throw.
     const handler = stack(router.handle, [
@@ -165,7 +184,16 @@ export class Sidecar {
       ),
     ]);
     const api = new HttpListener(handler, options.maxBodyBytes);
+    invocation.serveApi(api.server, handler);
     const httpPort = await api.listen(options.httpPort, options.listenAddress, '--dapr-http-port');
+    try {
+      await invocation.listen();
+      await invocation.register(httpPort);
+    } catch (err) {
+      await api.close(0);
+      await invocation.close();
+      throw err;
+    }
     let metricsServer: Server | undefined;
     let metricsPort = 0;
     if (options.enableMetrics && configuration.metric.enabled !== false) {
@@ -173,15 +201,17 @@ export class Sidecar {
         ({ server: metricsServer, port: metricsPort } = await startMetrics(options, resiliency));
       } catch (err) {
         await api.close(0);
+        await invocation.close();
         throw err;
       }
     }
-    const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: options.internalPort };
-    const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended);
+    const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: invocation.ports.internal, ...(invocation.ports.public ? { public: invocation.ports.public } : {}) };
+    const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation);
     self = sidecar;
     sidecar.outboundReady = true;
     sidecar.register();
     logger.info(`HTTP API listening on ${options.listenAddress}:${httpPort}`);
+    logger.info(`internal (sidecar-to-sidecar) listening on ${options.listenAddress}:${ports.internal}${ports.public ? `; public fronting on ${options.listenAddress}:${ports.public}` : ''}`);
     if (channel) {
       channel.onReady(() => void sidecar.appReady());
       channel.start();
@@ -224,6 +254,7 @@ export class Sidecar {
       httpPort: this.ports.http,
       grpcPort: this.ports.grpc,
       internalPort: this.ports.internal,
+      ...(this.ports.public ? { publicPort: this.ports.public } : {}),
       metricsPort: this.ports.metrics,
       startedAt: this.startedAt,
       ...(o.appPort ? { appPort: o.appPort } : {}),
@@ -287,7 +318,7 @@ export class Sidecar {
       this.logger.info(`shutting down (graceful timeout ${formatGoDuration(this.options.gracefulShutdownMs)})`);
       if (this.registryFile) removeEntry(this.registryFile);
       this.outboundReady = false;
-      await this.api.close(this.options.gracefulShutdownMs);
+      await Promise.all([this.api.close(this.options.gracefulShutdownMs), this.invocation.close()]);
       for (const b of [...this.blocks].reverse()) {
         try {
           await b.close?.();

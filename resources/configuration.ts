@@ -31,6 +31,8 @@ export interface Configuration {
   workflow: Obj;
   httpPipeline: Obj;
   appHttpPipeline: Obj;
+  /** Forward-proxy pass-through rules (bulwark's own section; see proxy/invoke/forward-proxy.ts). */
+  proxy: Obj;
   api: { allowed: ApiRule[]; denied: ApiRule[] };
   secretScopes: SecretScope[];
   features: Map<string, boolean>;
@@ -51,6 +53,7 @@ export function defaultConfiguration(): Configuration {
     workflow: {},
     httpPipeline: {},
     appHttpPipeline: {},
+    proxy: {},
     api: { allowed: [], denied: [] },
     secretScopes: [],
     features: new Map([['HotReload', true]]),
@@ -93,7 +96,7 @@ function applyConfiguration(cfg: Configuration, c: Cursor, doc: Obj): void {
   cfg.tracing = { ...cfg.tracing, ...(section('tracing') ?? {}) };
   // `metrics` is accepted too and wins field by field.
   cfg.metric = { ...cfg.metric, ...(section('metric') ?? {}), ...(section('metrics') ?? {}) };
-  for (const key of ['logging', 'accessControl', 'nameResolution', 'mtls', 'workflow', 'httpPipeline', 'appHttpPipeline'] as const) {
+  for (const key of ['logging', 'accessControl', 'nameResolution', 'mtls', 'workflow', 'httpPipeline', 'appHttpPipeline', 'proxy'] as const) {
     const v = section(key);
     if (v) cfg[key] = v;
   }

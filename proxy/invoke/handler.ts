@@ -1,78 +1,261 @@
-// Service invocation: `/v1.0/invoke/{appId}/method/{method*}` and any unmatched path carrying
-// `dapr-app-id`. Bodies stream both ways; the callee's status and headers pass through.
-// TODO(#4): remote app ids through the callee's sidecar, HTTPEndpoints, FQDN targets.
-import { pipeline } from 'node:stream/promises';
-import type { IncomingHttpHeaders } from 'node:http';
+// The calling side of service invocation: `/v1.0/invoke/{target}/method/{method*}`, any
+// unmatched path carrying `dapr-app-id` (or Basic auth `dapr-app-id:<id>`), and the forward
+// proxy (absolute-form targets, CONNECT). A target is this app (straight to the app channel),
+// another app (its sidecar's internal port, found by name resolution, balanced round-robin),
+// an HTTPEndpoint or a URL (straight out, with the endpoint's headers and client TLS).
+import type { Readable } from 'node:stream';
+import type { Logger } from '../../core/component.js';
 import { DaprError } from '../../core/errors.js';
 import type { Exchange, Handler, Route } from '../../core/http.js';
 import type { PolicyProvider } from '../../core/policy.js';
 import type { AppChannel } from '../app-channel.js';
-
-const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'proxy-connection', 'host', 'dapr-app-id', 'dapr-api-token',
-]);
+import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
+import type { NameResolver, PeerAddress } from '../naming/resolver.js';
+import { endpointFromUrl, type Endpoint } from './endpoints.js';
+import { ForwardProxyRules } from './forward-proxy.js';
+import { HEADER, hasBody, requestHeaders, stampCaller } from './headers.js';
+import { deliverToApp } from './inbound.js';
+import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
+import { dial, splice, upgradeHead } from './tunnel.js';
+import { relay, type Upstreams, type UpstreamResponse } from './upstream.js';
 
 export interface InvokeContext {
   appId: string;
-  namespace?: string;
+  /** Namespace of this sidecar ('default' when NAMESPACE is unset). */
+  namespace: string;
+  /** NAMESPACE as set (Dapr stamps an empty caller namespace in self-hosted mode without it). */
+  callerNamespace: string | undefined;
+  /** The address this sidecar announces (for Forwarded / X-Forwarded-*). */
+  host: string;
   channel: AppChannel | undefined;
+  appApiToken: string | undefined;
   policies: PolicyProvider;
+  resolver: NameResolver;
+  endpoints: ReadonlyMap<string, Endpoint>;
+  upstreams: Upstreams;
+  tunnels: UpgradeTracker;
+  proxyRules: ForwardProxyRules;
+  logger: Logger;
 }
 
-export function invokeRoutes(ctx: InvokeContext): { routes: Route[]; fallback: Handler } {
-  const viaPath: Handler = async (ex) => {
-    await forward(ctx, ex, ex.params.appId!, '/' + ex.params.method!);
+const VERBS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
+const NO_APP_ID = 'failed getting app id either from the URL path or the header dapr-app-id';
+
+export class Invoker {
+  readonly routes: Route[];
+  private readonly turn = new Map<string, number>();
+  private readonly caller: { appId: string; namespace: string | undefined; host: string };
+
+  constructor(private readonly ctx: InvokeContext) {
+    this.caller = { appId: ctx.appId, namespace: ctx.callerNamespace, host: ctx.host };
+    this.routes = VERBS.map((method) => ({ method, path: '/v1.0/invoke/{appId}/method/{method*}', group: 'invoke' as const, handler: this.viaPath }));
+  }
+
+  private readonly viaPath: Handler = async (ex) => {
+    const byHeader = this.headerTarget(ex);
+    if (byHeader) return this.invoke(ex, parseTarget(byHeader), normaliseMethod(ex.path, byHeader));
+    const split = splitInvokePath(ex.path);
+    if (!split) throw new DaprError('invokeNoAppId', NO_APP_ID);
+    return this.invoke(ex, parseTarget(split.target), normaliseMethod(split.rawMethod, split.target));
   };
-  const fallback: Handler = async (ex) => {
-    const target = ex.header('dapr-app-id');
-    if (!target) throw new DaprError('invokeNoAppId', 'failed getting app id either from the URL path or the header dapr-app-id');
-    await forward(ctx, ex, target, ex.path);
+
+  /** The router's fallback: header-addressed invocations, URL targets, the forward proxy. */
+  readonly fallback: Handler = async (ex) => {
+    if (ex.req.method === 'CONNECT') return this.connectTunnel(ex);
+    const url = ex.req.url ?? '/';
+    if (url.charCodeAt(0) !== 0x2f /* / */) return this.forwardProxy(ex, url);
+    const byHeader = this.headerTarget(ex);
+    if (byHeader) return this.invoke(ex, parseTarget(byHeader), normaliseMethod(ex.path, byHeader));
+    // `/v1.0/invoke/http://host/method/x`: the raw URL does not fit the route's one segment.
+    const split = splitInvokePath(ex.path);
+    if (split && VERBS.includes(ex.req.method ?? '')) return this.invoke(ex, parseTarget(split.target), normaliseMethod(split.rawMethod, split.target));
+    throw new DaprError('invokeNoAppId', NO_APP_ID);
   };
-  const routes: Route[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'].map((method) => ({
-    method,
-    path: '/v1.0/invoke/{appId}/method/{method*}',
-    group: 'invoke' as const,
-    handler: viaPath,
-  }));
-  return { routes, fallback };
+
+  private headerTarget(ex: Exchange): string | undefined {
+    return ex.header(HEADER.appId) || basicAuthAppId(ex.header('authorization'));
+  }
+
+  private async invoke(ex: Exchange, target: Target, method: string, query = ex.rawQuery): Promise<void> {
+    const path = query ? `${method}?${query}` : method;
+    if (target.kind === 'url') return this.external(ex, endpointFromUrl(target.raw, target.baseUrl), path, target.raw);
+    const endpoint = target.namespace === undefined ? this.ctx.endpoints.get(target.appId) : undefined;
+    if (endpoint) return this.external(ex, endpoint, path, target.raw);
+    const namespace = target.namespace ?? this.ctx.namespace;
+    const headers = requestHeaders(ex.req.headers);
+    stampCaller(headers, this.caller, target.appId, undefined);
+    if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
+      return this.ctx.policies.app(target.appId).run(() => deliverToApp(this.ctx, ex, path, headers, target.raw));
+    }
+    return this.remote(ex, target, namespace, path, headers);
+  }
+
+  private async remote(ex: Exchange, target: Target & { kind: 'app' }, namespace: string, path: string, headers: Record<string, string | string[]>): Promise<void> {
+    const { resolver, upstreams } = this.ctx;
+    let peers: PeerAddress[];
+    try {
+      peers = await resolver.resolve(target.appId, namespace);
+    } catch (err) {
+      throw new DaprError('invokeFailed', `failed to invoke, id: ${target.raw}, err: failed to resolve address for '${target.appId}': ${(err as Error).message}`, { cause: err });
+    }
+    if (peers.length === 0) {
+      throw new DaprError('invokeFailed', `failed to invoke, id: ${target.raw}, err: couldn't find service: ${target.appId}`);
+    }
+    const key = `${target.appId}.${namespace}`;
+    const first = (this.turn.get(key) ?? 0) % peers.length;
+    this.turn.set(key, first + 1);
+    const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
+    if (isUpgrade(ex.req)) return this.tunnelToPeer(ex, target.raw, peers, first, path, headers);
+    const policy = this.ctx.policies.app(target.appId);
+    const up = await policy.run(async (signal) => {
+      // A peer that refuses the connection is skipped for the next instance, as long as
+      // nothing of the body has been read yet (otherwise it could not be sent again).
+      let lastErr: unknown;
+      for (let i = 0; i < peers.length; i++) {
+        const peer = peers[(first + i) % peers.length]!;
+        const origin = `http://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
+        try {
+          return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal });
+        } catch (err) {
+          lastErr = err;
+          if (!isConnectFailure(err) || ex.req.readableDidRead) break;
+          resolver.markDown?.(target.appId, namespace, peer);
+          upstreams.forget(origin);
+        }
+      }
+      throw invokeError(target.raw, lastErr);
+    });
+    await relay(up, ex.res, ex.req.headers.accept === 'text/event-stream');
+  }
+
+  private async tunnelToPeer(ex: Exchange, raw: string, peers: PeerAddress[], first: number, path: string, headers: Record<string, string | string[]>): Promise<void> {
+    let lastErr: unknown;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[(first + i) % peers.length]!;
+      try {
+        const upstream = await dial(peer);
+        return this.spliceUpgrade(ex, upstream, path, `${peer.host}:${peer.port}`, headers);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw invokeError(raw, lastErr);
+  }
+
+  private spliceUpgrade(ex: Exchange, upstream: import('node:net').Socket, path: string, host: string, headers: Record<string, string | string[]>): void {
+    const { socket, head } = takeOverSocket(ex);
+    this.ctx.tunnels.track(upstream);
+    upstream.write(upgradeHead(ex.req.method ?? 'GET', path, host, String(ex.req.headers.upgrade), headers));
+    if (head.length > 0) upstream.write(head);
+    splice(socket, upstream);
+  }
+
+  /** HTTPEndpoints, URL targets and pass-through proxying: straight from this sidecar. */
+  private async external(ex: Exchange, endpoint: Endpoint, path: string, raw: string): Promise<void> {
+    const headers = requestHeaders(ex.req.headers);
+    for (const k in endpoint.headers) headers[k.toLowerCase()] = endpoint.headers[k]!;
+    const fullPath = endpoint.basePath + path;
+    if (isUpgrade(ex.req)) {
+      const url = new URL(endpoint.origin);
+      const secure = url.protocol === 'https:';
+      let upstream;
+      try {
+        upstream = await dial({ host: url.hostname, port: Number(url.port || (secure ? 443 : 80)), tls: secure ? (endpoint.tls ?? {}) : undefined });
+      } catch (err) {
+        throw invokeError(raw, err);
+      }
+      return this.spliceUpgrade(ex, upstream, fullPath, url.host, headers);
+    }
+    const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
+    const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls } : undefined;
+    const up: UpstreamResponse = await this.ctx.policies.app(endpoint.name).run(async (signal) => {
+      try {
+        return await this.ctx.upstreams.request(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);
+      } catch (err) {
+        throw invokeError(raw, err);
+      }
+    });
+    await relay(up, ex.res, ex.req.headers.accept === 'text/event-stream');
+  }
+
+  /** Absolute-form request targets: `HTTP_PROXY` pointed at this sidecar. */
+  private async forwardProxy(ex: Exchange, rawUrl: string): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      throw new DaprError('badRequest', `invalid request target ${rawUrl}`);
+    }
+    if (url.protocol !== 'http:') throw new DaprError('badRequest', `forward proxy: unsupported scheme ${url.protocol}`);
+    const host = url.hostname;
+    const method = normaliseMethod(url.pathname, host);
+    const query = url.search.slice(1);
+    const endpoint = this.ctx.endpoints.get(host);
+    if (endpoint) return this.invoke(ex, { kind: 'app', appId: host, namespace: undefined, raw: host }, method, query);
+    if (await this.isAppId(host)) return this.invoke(ex, parseTarget(host), method, query);
+    if (!this.ctx.proxyRules.allows(host)) {
+      throw new DaprError('invokeForbidden', `failed to invoke, id: ${host}, err: forward proxy: host ${host} is not an app id or HTTPEndpoint and pass-through is denied by the Configuration`);
+    }
+    const path = url.search ? `${method}${url.search}` : method;
+    const passthrough = endpointFromUrl(url.host, `${url.protocol}//${url.host}`);
+    const headers = requestHeaders(ex.req.headers);
+    const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
+    let up: UpstreamResponse;
+    try {
+      up = await this.ctx.upstreams.request(passthrough.origin, { method: ex.req.method!, path, headers, body });
+    } catch (err) {
+      throw invokeError(url.host, err);
+    }
+    await relay(up, ex.res, false);
+  }
+
+  private async isAppId(host: string): Promise<boolean> {
+    const parts = host.split('.');
+    if (parts.length > 2) return false;
+    const [appId, namespace = this.ctx.namespace] = parts as [string, string?];
+    if (appId === this.ctx.appId && namespace === this.ctx.namespace) return true;
+    // Kubernetes DNS answers for any name; only dotless names count as app ids there.
+    if (this.ctx.resolver.name === 'kubernetes') return parts.length === 1;
+    try {
+      return (await this.ctx.resolver.resolve(appId, namespace)).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** CONNECT host:port: an opaque tunnel, subject to the same pass-through rule. */
+  private async connectTunnel(ex: Exchange): Promise<void> {
+    const authority = ex.req.url ?? '';
+    const colon = authority.lastIndexOf(':');
+    const host = colon > 0 ? authority.slice(0, colon).replace(/^\[|\]$/g, '') : authority;
+    const port = colon > 0 ? Number(authority.slice(colon + 1)) : 443;
+    if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) throw new DaprError('badRequest', `CONNECT needs host:port, got ${authority}`);
+    if (!this.ctx.proxyRules.allows(host)) {
+      throw new DaprError('invokeForbidden', `failed to invoke, id: ${host}, err: forward proxy: CONNECT to ${host} is denied by the Configuration`);
+    }
+    let upstream;
+    try {
+      upstream = await dial({ host, port });
+    } catch (err) {
+      throw invokeError(authority, err);
+    }
+    const { socket, head } = takeOverSocket(ex);
+    this.ctx.tunnels.track(upstream);
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) upstream.write(head);
+    splice(socket, upstream);
+  }
 }
 
-function parseTarget(id: string): { appId: string; namespace?: string } {
-  const dot = id.lastIndexOf('.');
-  return dot > 0 ? { appId: id.slice(0, dot), namespace: id.slice(dot + 1) } : { appId: id };
+function isConnectFailure(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  // Only failures before a connection existed: nothing can have reached the peer.
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT';
 }
 
-async function forward(ctx: InvokeContext, ex: Exchange, target: string, method: string): Promise<void> {
-  const { appId, namespace } = parseTarget(target);
-  const isLocal = appId === ctx.appId && (!namespace || namespace === (ctx.namespace ?? 'default'));
-  if (!isLocal) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app id ${target} not found`);
-  const channel = ctx.channel;
-  if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
-  if (!channel.isHealthy) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
-  const headers = forwardHeaders(ex.req.headers, ctx.appId, appId);
-  const path = ex.rawQuery ? `${method}?${ex.rawQuery}` : method;
-  const hasBody = ex.req.headers['content-length'] !== undefined || ex.req.headers['transfer-encoding'] !== undefined;
-  let res;
-  try {
-    res = await channel.request({ method: (ex.req.method ?? 'GET') as 'GET', path, headers, body: hasBody ? ex.req : null });
-  } catch (err) {
-    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
-  }
-  ex.res.statusCode = res.statusCode;
-  for (const [k, v] of Object.entries(res.headers)) {
-    if (v !== undefined && !HOP_BY_HOP.has(k)) ex.res.setHeader(k, v);
-  }
-  await pipeline(res.body, ex.res);
-}
-
-function forwardHeaders(incoming: IncomingHttpHeaders, caller: string, callee: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in incoming) {
-    const v = incoming[k];
-    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  }
-  out['dapr-caller-app-id'] = caller;
-  out['dapr-callee-app-id'] = callee;
-  return out;
+function invokeError(target: string, err: unknown): DaprError {
+  if (err instanceof DaprError) return err;
+  const e = err as Error & { code?: string };
+  const why = e?.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e?.message ?? String(err);
+  return new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${why}`, { cause: err });
 }

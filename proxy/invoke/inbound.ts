@@ -1,0 +1,69 @@
+// The callee side: a request that arrived for this sidecar's own app (from a peer sidecar on
+// the internal port, from a client on the public fronting port, or a self-invocation) goes to
+// the app through the app channel (health, max concurrency, APP_API_TOKEN). The body streams.
+import { DaprError } from '../../core/errors.js';
+import type { Exchange, Handler } from '../../core/http.js';
+import type { AppChannel } from '../app-channel.js';
+import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
+import { HEADER, hasBody, inboundHeaders } from './headers.js';
+import { dial, splice, upgradeHead } from './tunnel.js';
+import { relay, type UpstreamResponse } from './upstream.js';
+
+export interface AppDelivery {
+  appId: string;
+  channel: AppChannel | undefined;
+  appApiToken: string | undefined;
+  tunnels: UpgradeTracker;
+}
+
+/** Sends one request to the app and relays its answer; `headers` are already the ones to send. */
+export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {
+  const channel = d.channel;
+  if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
+  if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
+  if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
+  let res: UpstreamResponse;
+  try {
+    res = (await channel.request({
+      method: ex.req.method as 'GET',
+      path,
+      headers,
+      body: hasBody(ex.req.headers) ? ex.req : null,
+    })) as unknown as UpstreamResponse;
+  } catch (err) {
+    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
+  }
+  await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
+}
+
+async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {
+  const url = new URL(d.channel!.origin);
+  if (d.appApiToken) headers[HEADER.apiToken] = d.appApiToken;
+  await d.channel!.acquire();
+  let upstream;
+  try {
+    upstream = await dial({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) });
+  } catch (err) {
+    d.channel!.release();
+    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
+  }
+  upstream.once('close', () => d.channel!.release());
+  const { socket, head } = takeOverSocket(ex);
+  d.tunnels.track(upstream);
+  upstream.write(upgradeHead(ex.req.method ?? 'GET', path, url.host, String(ex.req.headers.upgrade), headers));
+  if (head.length > 0) upstream.write(head);
+  splice(socket, upstream);
+}
+
+/**
+ * The end handler of the internal and public listeners. `trustCaller`: the internal port keeps
+ * the caller identity headers its peer stamped (mutual TLS will vouch for them); the public
+ * port strips them, since anyone may connect there.
+ */
+export function inboundHandler(d: AppDelivery, trustCaller: boolean): Handler {
+  return async (ex) => {
+    const url = ex.req.url ?? '/';
+    if (url.charCodeAt(0) !== 0x2f /* / */ || url.startsWith('//')) throw new DaprError('badRequest', 'request target must be a path');
+    await deliverToApp(d, ex, url, inboundHeaders(ex.req.headers, trustCaller), d.appId);
+  };
+}

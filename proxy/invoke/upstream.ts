@@ -1,0 +1,91 @@
+// The one place invocation talks to undici: a keep-alive pool per upstream origin (peer
+// sidecars, HTTPEndpoints, FQDN targets), each built on first use and kept until close. Bodies
+// are streams both ways: the request body is the caller's IncomingMessage, the response body
+// is piped into our ServerResponse, so back-pressure holds end to end.
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ConnectionOptions } from 'node:tls';
+import { Pool, type Dispatcher } from 'undici';
+import { copyResponseHeaders } from './headers.js';
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path with query, starting with '/'. */
+  path: string;
+  headers: Record<string, string | string[]>;
+  body: Readable | null;
+  signal?: AbortSignal | undefined;
+}
+
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump(): Promise<void> };
+}
+
+export interface PoolSettings {
+  /** Connections per origin. */
+  connections: number;
+  /** Client TLS for https origins (HTTPEndpoint clientTLS; later the sidecars' mTLS). */
+  tls?: ConnectionOptions;
+}
+
+export class Upstreams {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly defaults: PoolSettings) {}
+
+  private pool(origin: string, settings: PoolSettings | undefined): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      const s = settings ?? this.defaults;
+      pool = new Pool(origin, {
+        connections: s.connections,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        // Streams may be long (SSE, large uploads): no idle timeouts on bodies or headers.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        ...(s.tls ? { connect: s.tls } : {}),
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async request(origin: string, req: UpstreamRequest, settings?: PoolSettings): Promise<UpstreamResponse> {
+    const opts: Dispatcher.RequestOptions = {
+      origin,
+      method: req.method as Dispatcher.HttpMethod,
+      path: req.path,
+      headers: req.headers,
+      body: req.body,
+    };
+    if (req.signal) opts.signal = req.signal;
+    return (await this.pool(origin, settings).request(opts)) as unknown as UpstreamResponse;
+  }
+
+  /** Drops a pool whose peer went away, so a later instance on the same port starts fresh. */
+  forget(origin: string): void {
+    const pool = this.pools.get(origin);
+    if (!pool) return;
+    this.pools.delete(origin);
+    void pool.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+  }
+}
+
+/** Writes an upstream response to our client: status, headers (minus hop-by-hop), streamed body. */
+export async function relay(up: UpstreamResponse, res: ServerResponse, isEventStream: boolean): Promise<void> {
+  res.statusCode = up.statusCode;
+  copyResponseHeaders(res, up.headers);
+  // Server-sent events: the caller should see the headers now, not with the first event.
+  if (isEventStream || String(up.headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
+  await pipeline(up.body, res);
+}
