@@ -1,10 +1,30 @@
 // Every backend bulwark ships, one line each.
+import { createInMemoryPubSub } from './pubsub/in-memory.js';
+import { createSqlitePubSub } from './pubsub/sqlite.js';
+import { createJetStreamPubSub } from './pubsub/jetstream.js';
+import { createMqttPubSub } from './pubsub/mqtt3.js';
+import { createRabbitMqPubSub } from './pubsub/rabbitmq.js';
+import { createRedisPubSub } from './pubsub/redis.js';
 import { ComponentRegistry } from './registry.js';
 import { createLocalEnvSecretStore } from './secretstores/local-env.js';
 import { createLocalFileSecretStore } from './secretstores/local-file.js';
+import { createInMemoryStateStore } from './state/in-memory.js';
+import { createPostgresStateStore } from './state/postgresql.js';
+import { createRedisStateStore } from './state/redis.js';
+import { createSqliteStateStore } from './state/sqlite.js';
 
 export function builtinComponents(): ComponentRegistry {
   return new ComponentRegistry()
+    .register('state', ['state.in-memory'], createInMemoryStateStore)
+    .register('state', ['state.sqlite', 'state.sqlite3'], createSqliteStateStore)
+    .register('state', ['state.redis'], createRedisStateStore)
+    .register('state', ['state.postgresql', 'state.postgres'], createPostgresStateStore)
+    .register('pubsub', ['pubsub.redis'], createRedisPubSub)
+    .register('pubsub', ['pubsub.jetstream'], createJetStreamPubSub)
+    .register('pubsub', ['pubsub.rabbitmq'], createRabbitMqPubSub)
+    .register('pubsub', ['pubsub.mqtt3', 'pubsub.mqtt'], createMqttPubSub)
     .register('secretstores', ['secretstores.local.file'], createLocalFileSecretStore)
-    .register('secretstores', ['secretstores.local.env'], createLocalEnvSecretStore);
+    .register('secretstores', ['secretstores.local.env'], createLocalEnvSecretStore)
+    .register('pubsub', ['pubsub.in-memory'], createInMemoryPubSub)
+    .register('pubsub', ['pubsub.sqlite'], createSqlitePubSub);
 }

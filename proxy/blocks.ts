@@ -1,7 +1,11 @@
 // The building blocks the sidecar serves, one line each, in mount order.
 import type { BlockFactory } from '../core/block.js';
+import { pubsubBlock } from '../core/pubsub/block.js';
 import { secretsBlock } from '../core/secrets/block.js';
+import { stateBlock } from '../core/state/block.js';
 
 export const BLOCKS: readonly BlockFactory[] = [
   secretsBlock,
+  stateBlock,
+  pubsubBlock,
 ];

@@ -22,9 +22,11 @@ kind: Component
 metadata:
   name: pubsub
 spec:
-  type: pubsub.in-memory
+  type: pubsub.sqlite
   version: v1
-  metadata: []
+  metadata:
+  - name: connectionString
+    value: "${join(homeDir, 'pubsub.db')}"
 `,
   };
 }

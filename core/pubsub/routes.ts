@@ -1,0 +1,58 @@
+// The publish API: single publish on v1.0, bulk publish on v1.0-alpha1 and v1.0 (since 1.17).
+import type { Exchange, Route } from '../http.js';
+import { DaprError } from '../errors.js';
+import type { PubSubService } from './service.js';
+import { childContext } from './trace.js';
+
+function trace(ex: Exchange): { traceparent: string; tracestate: string } {
+  return childContext(ex.header('traceparent'), ex.header('tracestate'));
+}
+
+export function pubsubRoutes(service: PubSubService): Route[] {
+  const publish = async (ex: Exchange): Promise<void> => {
+    const pubsubName = ex.params.pubsub!;
+    const topic = ex.params.topic ?? '';
+    service.resolve(pubsubName, topic);
+    const body = await ex.body();
+    await service.publish({
+      pubsubName,
+      topic,
+      body,
+      contentType: ex.header('content-type'),
+      metadata: ex.queryMetadata(),
+      trace: trace(ex),
+    });
+    ex.sendEmpty(204);
+  };
+
+  const bulk = async (ex: Exchange): Promise<void> => {
+    const pubsubName = ex.params.pubsub!;
+    const topic = ex.params.topic ?? '';
+    service.resolve(pubsubName, topic);
+    const buf = await ex.body();
+    let body: unknown;
+    try {
+      body = JSON.parse(buf.toString('utf8'));
+    } catch (err) {
+      throw new DaprError('pubsubUnmarshalEvents', `error when unmarshaling the request for topic ${topic} pubsub ${pubsubName}: ${(err as Error).message}`, { cause: err });
+    }
+    const parent = ex.header('traceparent');
+    const state = ex.header('tracestate');
+    const failed = await service.bulkPublish(pubsubName, topic, body, ex.queryMetadata(), () => childContext(parent, state));
+    if (failed.length === 0) return ex.sendEmpty(204);
+    const data = { failedEntries: failed };
+    ex.sendJson(500, { ...data, errorCode: 'ERR_PUBSUB_PUBLISH_MESSAGE' }, {
+      'metadata.responseData': JSON.stringify(data),
+      'metadata.error': failed[0]!.error.replace(/[\r\n]/g, ' '),
+    });
+  };
+
+  const routes: Route[] = [];
+  for (const method of ['POST', 'PUT']) {
+    routes.push({ method, path: '/v1.0/publish/{pubsub}/{topic*}', group: 'publish', handler: publish });
+    for (const v of ['v1.0-alpha1', 'v1.0']) {
+      routes.push({ method, path: `/${v}/publish/bulk/{pubsub}/{topic*}`, group: 'publish', handler: bulk });
+    }
+  }
+  return routes;
+}
