@@ -1,0 +1,219 @@
+// pubsub.mqtt3 (alias pubsub.mqtt): one MQTT 3.1.1 connection per component whose client id
+// is consumerID, with a persistent session (cleanSession false) and QoS 1, so a subscriber
+// that comes back receives what was published while it was away. A PUBACK is sent only after
+// the handler resolves. MQTT redelivers an unacknowledged message only when the session
+// resumes, so when the handler rejects, the component itself offers the message again (after
+// a second) while still holding its PUBACK; if the process dies meanwhile, the broker
+// redelivers on the next connection. Messages are handled one at a time, in order.
+// Competing consumers, as in Dapr: give each instance its own consumerID and subscribe to
+// `$share/<group>/<topic>` (MQTT shared subscriptions).
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { meta, type ComponentContext, type Logger } from '../../core/component.js';
+import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
+import { isTruthy } from '../../resources/decode.js';
+import { brokerDownError, consumerIdOf, intSetting, pause } from './broker-settings.js';
+
+const NAME = 'pubsub.mqtt3';
+const PUBLISH_TIMEOUT = 20_000;
+const REDELIVER_DELAY = 1000;
+/** How long a message for a topic nobody subscribes to (yet) is held before it is dropped. */
+const UNCLAIMED_WAIT = 60_000;
+
+/** Dapr's URL schemes (tcp://, ssl://) mapped to the ones the mqtt package knows. */
+function brokerUrl(raw: string): string {
+  return raw.replace(/^tcp:\/\//i, 'mqtt://').replace(/^(ssl|tcps|tls):\/\//i, 'mqtts://');
+}
+
+/** Does `topic` match the subscription `filter` (`+`, `#`, `$share/<group>/` prefix)? */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;
+  const fp = f.split('/');
+  const tp = topic.split('/');
+  for (let i = 0; i < fp.length; i++) {
+    if (fp[i] === '#') return true;
+    if (i >= tp.length) return false;
+    if (fp[i] !== '+' && fp[i] !== tp[i]) return false;
+  }
+  return fp.length === tp.length;
+}
+
+interface Sub {
+  filter: string;
+  handler: MessageHandler;
+}
+
+export async function createMqttPubSub(ctx: ComponentContext): Promise<PubSub> {
+  const md = ctx.metadata;
+  const url = meta(md, 'url')?.trim();
+  if (!url) throw new Error(`${NAME}: metadata "url" is required`);
+  const qos = intSetting(md, 'qos', 1, NAME);
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`${NAME}: qos must be 0, 1 or 2, got ${qos}`);
+  const cleanRaw = meta(md, 'cleanSession');
+  const pem = (key: string): string | undefined => {
+    const v = meta(md, key)?.trim();
+    if (!v) return undefined;
+    return v.startsWith('-----') ? v : readFileSync(v, 'utf8');
+  };
+  const options: IClientOptions = {
+    clientId: consumerIdOf(ctx),
+    clean: cleanRaw === undefined || cleanRaw.trim() === '' ? false : isTruthy(cleanRaw),
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+    ca: pem('caCert'),
+    cert: pem('clientCert'),
+    key: pem('clientKey'),
+  };
+  const ps = new MqttPubSub(brokerUrl(url), options, qos as 0 | 1 | 2, isTruthy(meta(md, 'retain')), ctx.logger);
+  await ps.start();
+  return ps;
+}
+
+class MqttPubSub implements PubSub {
+  readonly features = [] as const;
+  private readonly client: MqttClient;
+  private readonly subs = new Set<Sub>();
+  private readonly subscriptionAdded = new Set<() => void>();
+  /** Bumped on every (re)connect: a message from an older connection must not be acked. */
+  private generation = 0;
+  private closed = false;
+  private readonly where: string;
+
+  constructor(
+    url: string,
+    options: IClientOptions,
+    private readonly qos: 0 | 1 | 2,
+    private readonly retain: boolean,
+    private readonly logger: Logger,
+  ) {
+    const u = new URL(url);
+    this.where = `${u.protocol}//${u.host}`;
+    this.client = connect(url, { ...options, manualConnect: true });
+    this.client.handleMessage = (packet, done) => {
+      void this.onMessage(packet, this.generation, done);
+    };
+    let down = false;
+    this.client.on('connect', () => {
+      this.generation++;
+      if (down) logger.info(`${NAME}: reconnected to MQTT broker at ${this.where}`);
+      down = false;
+    });
+    this.client.on('offline', () => {
+      if (!down && !this.closed) logger.warn(`${NAME}: connection to MQTT broker at ${this.where} lost, reconnecting`);
+      down = true;
+    });
+    this.client.on('error', (err) => logger.debug(`${NAME}: client error`, { error: err.message }));
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error): void => {
+        this.client.off('connect', ok);
+        this.closed = true;
+        this.client.end(true);
+        reject(new Error(`${NAME}: cannot connect to MQTT broker at ${this.where}: ${err.message}`, { cause: err }));
+      };
+      const ok = (): void => {
+        this.client.off('error', fail);
+        resolve();
+      };
+      this.client.once('connect', ok);
+      this.client.once('error', fail);
+      this.client.connect();
+    });
+  }
+
+  private async onMessage(packet: IPublishPacket, generation: number, done: (err?: Error) => void): Promise<void> {
+    const data = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
+    const msg = { topic: packet.topic, data, metadata: { retained: String(packet.retain ?? false) } };
+    const stale = (): boolean => this.closed || this.generation !== generation;
+    let handlers = this.matching(packet.topic);
+    if (handlers.length === 0) {
+      // A persistent session hands over queued messages as soon as we connect, possibly before
+      // the app's subscriptions are registered: wait for one.
+      handlers = await this.waitForSubscription(packet.topic);
+      if (handlers.length === 0) {
+        if (stale()) return;
+        this.logger.warn(`${NAME}: dropping a message on "${packet.topic}": no subscription for it`);
+        return done();
+      }
+    }
+    for (;;) {
+      if (stale()) return;
+      const results = await Promise.allSettled(handlers.map((h) => h({ ...msg, metadata: { ...msg.metadata } })));
+      if (results.every((r) => r.status === 'fulfilled')) break;
+      await pause(REDELIVER_DELAY);
+    }
+    // Never ack on a newer connection: the packet id would name a different message there.
+    if (!stale()) done();
+  }
+
+  private matching(topic: string): MessageHandler[] {
+    const out: MessageHandler[] = [];
+    for (const s of this.subs) if (topicMatches(s.filter, topic)) out.push(s.handler);
+    return out;
+  }
+
+  private async waitForSubscription(topic: string): Promise<MessageHandler[]> {
+    const deadline = Date.now() + UNCLAIMED_WAIT;
+    while (!this.closed && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(wake, 1000);
+        this.subscriptionAdded.add(wake);
+        function wake(): void {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      const found = this.matching(topic);
+      if (found.length > 0) return found;
+    }
+    return [];
+  }
+
+  async publish(req: PublishRequest): Promise<void> {
+    if (!this.client.connected) throw brokerDownError(NAME, this.where, req.topic);
+    const retain = req.metadata.retain !== undefined ? isTruthy(req.metadata.retain) : this.retain;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.publishAsync(req.topic, req.data, { qos: this.qos, retain }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no acknowledgement within ${PUBLISH_TIMEOUT / 1000}s`)), PUBLISH_TIMEOUT);
+        }),
+      ]);
+    } catch (err) {
+      if (!this.client.connected) throw brokerDownError(NAME, this.where, req.topic, err);
+      throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
+    const sub: Sub = { filter: req.topic, handler };
+    try {
+      await this.client.subscribeAsync(req.topic, { qos: this.qos });
+    } catch (err) {
+      throw new Error(`${NAME}: cannot subscribe to "${req.topic}" at ${this.where}: ${(err as Error).message}`, { cause: err });
+    }
+    this.subs.add(sub);
+    for (const wake of [...this.subscriptionAdded]) wake();
+    this.subscriptionAdded.clear();
+    const unsubscribe = isTruthy(req.metadata.unsubscribeOnClose);
+    return {
+      close: async () => {
+        this.subs.delete(sub);
+        if (unsubscribe && this.client.connected) await this.client.unsubscribeAsync(req.topic).catch(() => undefined);
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subs.clear();
+    for (const wake of this.subscriptionAdded) wake();
+    await this.client.endAsync(true);
+  }
+}

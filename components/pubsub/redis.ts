@@ -1,0 +1,292 @@
+// pubsub.redis: Redis Streams as Dapr lays them out. A topic is a stream; each entry carries a
+// `data` field (the payload) and, when the publish had metadata, a `metadata` field (JSON).
+// consumerID names the consumer group (and the consumer), so instances of one app share a
+// group and different apps each read the whole stream. An entry is XACKed once the handler
+// resolves; a rejected or abandoned entry stays pending and is reclaimed with XAUTOCLAIM once
+// it has been idle for processingTimeout (checked every redeliverInterval).
+import { Redis, type RedisOptions } from 'ioredis';
+import { meta, type ComponentContext, type Logger } from '../../core/component.js';
+import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
+import { isTruthy } from '../../resources/decode.js';
+import { parseGoDuration } from '../../resources/duration.js';
+import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
+
+const NAME = 'pubsub.redis';
+
+/** Redis components read a bare integer as milliseconds, otherwise a Go duration. */
+function redisDuration(md: Readonly<Record<string, string>>, key: string, fallback: number): number {
+  const raw = meta(md, key)?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (/^-?\d+$/.test(raw)) return Number(raw);
+  const d = parseGoDuration(raw);
+  if (d === undefined) throw new Error(`${NAME}: metadata "${key}" is not a duration: "${raw}"`);
+  return d;
+}
+
+interface Settings {
+  host: string;
+  port: number;
+  consumerId: string;
+  processingTimeout: number;
+  redeliverInterval: number;
+  queueDepth: number;
+  concurrency: number;
+  maxLenApprox: number | undefined;
+  streamTTL: number | undefined;
+  readTimeout: number;
+}
+
+function connectionOptions(ctx: ComponentContext): { options: RedisOptions; host: string; port: number } {
+  const md = ctx.metadata;
+  const hostPort = meta(md, 'redisHost')?.trim();
+  if (!hostPort) throw new Error(`${NAME}: metadata "redisHost" is required`);
+  if (meta(md, 'redisType')?.trim().toLowerCase() === 'cluster') throw new Error(`${NAME}: redisType "cluster" is not supported yet`);
+  const idx = hostPort.lastIndexOf(':');
+  const hasPort = idx > 0 && /^\d+$/.test(hostPort.slice(idx + 1));
+  const host = hasPort ? hostPort.slice(0, idx) : hostPort;
+  const port = hasPort ? Number(hostPort.slice(idx + 1)) : intSetting(md, 'redisPort', 6379, NAME);
+  const dial = redisDuration(md, 'dialTimeout', 5000);
+  const options: RedisOptions = {
+    host,
+    port,
+    username: meta(md, 'redisUsername') || undefined,
+    password: meta(md, 'redisPassword') || undefined,
+    db: intSetting(md, 'redisDB', 0, NAME),
+    connectTimeout: dial,
+    lazyConnect: true,
+    // Reconnect forever, quickly at first: a broker restart must not need a sidecar restart.
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+    tls: isTruthy(meta(md, 'enableTLS')) ? { rejectUnauthorized: !isTruthy(meta(md, 'insecureSkipTLSVerify')) } : undefined,
+  };
+  return { options, host, port };
+}
+
+export async function createRedisPubSub(ctx: ComponentContext): Promise<PubSub> {
+  const md = ctx.metadata;
+  const { options, host, port } = connectionOptions(ctx);
+  const maxLen = intSetting(md, 'maxLenApprox', 0, NAME);
+  const ttlRaw = meta(md, 'streamTTL')?.trim();
+  const settings: Settings = {
+    host,
+    port,
+    consumerId: consumerIdOf(ctx),
+    processingTimeout: redisDuration(md, 'processingTimeout', 60_000),
+    redeliverInterval: redisDuration(md, 'redeliverInterval', 15_000),
+    queueDepth: Math.max(1, intSetting(md, 'queueDepth', 100, NAME)),
+    concurrency: Math.max(1, intSetting(md, 'concurrency', 10, NAME)),
+    maxLenApprox: maxLen > 0 ? maxLen : undefined,
+    streamTTL: ttlRaw ? (parseGoDuration(ttlRaw) ?? undefined) : undefined,
+    readTimeout: Math.max(100, redisDuration(md, 'readTimeout', 3000)),
+  };
+  if (settings.maxLenApprox && settings.streamTTL) ctx.logger.warn(`${NAME}: both maxLenApprox and streamTTL are set; streamTTL wins`);
+
+  // Commands fail at once while disconnected (no offline queue), so a publish never waits on
+  // or silently loses a message it could not hand to Redis.
+  const client = new Redis({ ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  quietErrors(client, ctx.logger, `${host}:${port}`);
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`${NAME}: cannot connect to Redis at ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+  return new RedisPubSub(client, options, settings, ctx.logger);
+}
+
+/** ioredis emits an 'error' per failed reconnect; log the first of each outage only. */
+function quietErrors(client: Redis, logger: Logger, where: string): void {
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (!down) logger.warn(`${NAME}: connection to Redis at ${where} lost, reconnecting`, { error: err.message });
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) logger.info(`${NAME}: reconnected to Redis at ${where}`);
+    down = false;
+  });
+}
+
+class RedisPubSub implements PubSub {
+  readonly features = [] as const;
+  private readonly subs = new Set<StreamSubscription>();
+
+  constructor(
+    private readonly client: Redis,
+    private readonly options: RedisOptions,
+    private readonly settings: Settings,
+    private readonly logger: Logger,
+  ) {}
+
+  async publish(req: PublishRequest): Promise<void> {
+    const args: Array<string | Buffer | number> = [req.topic];
+    if (this.settings.streamTTL) args.push('MINID', '~', `${Date.now() - this.settings.streamTTL}-0`);
+    else if (this.settings.maxLenApprox) args.push('MAXLEN', '~', this.settings.maxLenApprox);
+    args.push('*', 'data', req.data);
+    if (Object.keys(req.metadata).length > 0) args.push('metadata', JSON.stringify(req.metadata));
+    if (this.client.status !== 'ready') throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic);
+    try {
+      await this.client.call('XADD', ...args);
+    } catch (err) {
+      throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic, err);
+    }
+  }
+
+  async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
+    const reader = new Redis({ ...this.options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    quietErrors(reader, this.logger, `${this.settings.host}:${this.settings.port}`);
+    await reader.connect();
+    const sub = new StreamSubscription(req.topic, this.client, reader, this.settings, handler, this.logger);
+    await sub.ensureGroup();
+    sub.start();
+    this.subs.add(sub);
+    return {
+      close: async () => {
+        this.subs.delete(sub);
+        await sub.close();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.subs].map((s) => s.close()));
+    this.subs.clear();
+    this.client.disconnect();
+  }
+}
+
+type Entry = [id: Buffer, fields: Buffer[] | null];
+
+class StreamSubscription {
+  private readonly stop = new AbortController();
+  private readonly slots: Slots;
+  /** Entry ids this instance is handling now, so a reclaim does not hand them out twice. */
+  private readonly inFlight = new Set<string>();
+  private readonly loops: Promise<void>[] = [];
+  private readonly group: string;
+
+  constructor(
+    private readonly topic: string,
+    private readonly client: Redis,
+    private readonly reader: Redis,
+    private readonly s: Settings,
+    private readonly handler: MessageHandler,
+    private readonly logger: Logger,
+  ) {
+    this.slots = new Slots(s.concurrency);
+    this.group = s.consumerId;
+  }
+
+  async ensureGroup(): Promise<void> {
+    try {
+      // From 0: a new group receives the stream's retained history, as Dapr's does.
+      await this.reader.xgroup('CREATE', this.topic, this.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  start(): void {
+    this.loops.push(this.readLoop());
+    if (this.s.processingTimeout > 0 && this.s.redeliverInterval > 0) this.loops.push(this.reclaimLoop());
+  }
+
+  private async readLoop(): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      let reply: Array<[Buffer, Entry[]]> | null;
+      try {
+        reply = (await this.reader.xreadgroupBuffer(
+          'GROUP', this.group, this.s.consumerId, 'COUNT', this.s.queueDepth,
+          'BLOCK', this.s.readTimeout, 'STREAMS', this.topic, '>',
+        )) as Array<[Buffer, Entry[]]> | null;
+      } catch (err) {
+        if (signal.aborted) return;
+        const msg = String((err as Error).message);
+        if (msg.includes('NOGROUP')) {
+          // The stream or group was deleted under us; recreate it as Dapr does.
+          await this.ensureGroup().catch(() => undefined);
+        } else {
+          this.logger.debug(`${NAME}: read from stream "${this.topic}" failed, retrying`, { error: msg });
+          await pause(500, signal);
+        }
+        continue;
+      }
+      if (!reply) continue;
+      for (const [, entries] of reply) for (const e of entries) await this.dispatch(e);
+    }
+  }
+
+  private async reclaimLoop(): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      await pause(this.s.redeliverInterval, signal);
+      if (signal.aborted) return;
+      try {
+        let cursor = '0-0';
+        do {
+          const [next, claimed, deleted] = (await this.client.callBuffer(
+            'XAUTOCLAIM', this.topic, this.group, this.s.consumerId, this.s.processingTimeout, cursor, 'COUNT', this.s.queueDepth,
+          )) as unknown as [Buffer, Entry[], Buffer[]?];
+          cursor = next.toString();
+          // Entries trimmed from the stream while pending can never be processed: ack them away.
+          if (deleted && deleted.length > 0) await this.client.xack(this.topic, this.group, ...deleted);
+          for (const e of claimed) {
+            if (signal.aborted) return;
+            if (e[1] === null) await this.client.xack(this.topic, this.group, e[0]);
+            else await this.dispatch(e);
+          }
+        } while (cursor !== '0-0' && !signal.aborted);
+      } catch (err) {
+        if (!signal.aborted) this.logger.debug(`${NAME}: reclaim on stream "${this.topic}" failed`, { error: (err as Error).message });
+      }
+    }
+  }
+
+  private async dispatch([rawId, fields]: Entry): Promise<void> {
+    const id = rawId.toString();
+    if (this.inFlight.has(id) || fields === null) return;
+    await this.slots.acquire();
+    if (this.stop.signal.aborted) {
+      this.slots.release();
+      return;
+    }
+    this.inFlight.add(id);
+    void this.handle(id, fields).finally(() => {
+      this.inFlight.delete(id);
+      this.slots.release();
+    });
+  }
+
+  private async handle(id: string, fields: Buffer[]): Promise<void> {
+    let data: Buffer = Buffer.alloc(0);
+    const metadata: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!.toString();
+      if (name === 'data') data = fields[i + 1]!;
+      else if (name === 'metadata') {
+        try {
+          Object.assign(metadata, JSON.parse(fields[i + 1]!.toString()) as Record<string, string>);
+        } catch {
+          // Not ours to judge: a foreign producer's metadata field is simply not forwarded.
+        }
+      }
+    }
+    try {
+      await this.handler({ topic: this.topic, data, metadata });
+    } catch {
+      // Left pending: the reclaim loop hands it out again after processingTimeout.
+      return;
+    }
+    try {
+      await this.client.xack(this.topic, this.group, id);
+    } catch (err) {
+      this.logger.warn(`${NAME}: XACK of ${id} on "${this.topic}" failed; it will be redelivered`, { error: (err as Error).message });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    this.reader.disconnect();
+    await Promise.allSettled(this.loops);
+  }
+}
