@@ -29,7 +29,7 @@ class ExponentialBackoff implements Backoff {
   next(elapsedMs: number): number | undefined {
     const delta = RANDOMIZATION * this.interval;
     const lo = this.interval - delta;
-    const wait = lo + this.random() * (2 * delta + 1e-9);
+    const wait = lo + this.random() * 2 * delta;
     const max = this.spec.maxIntervalMs;
     this.interval = this.interval >= max / MULTIPLIER ? max : this.interval * MULTIPLIER;
     if (this.spec.maxElapsedMs > 0 && elapsedMs + wait > this.spec.maxElapsedMs) return undefined;
