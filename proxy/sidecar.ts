@@ -6,7 +6,6 @@ import type { Block } from '../core/block.js';
 import type { Logger } from '../core/component.js';
 import { stack, type Route } from '../core/http.js';
 import type { PolicyProvider } from '../core/policy.js';
-import { noTelemetry } from '../core/telemetry.js';
 import { builtinComponents } from '../components/index.js';
 import { registerResiliencyMetrics } from '../policies/metrics.js';
 import { startResiliency, type Resiliency } from '../policies/resiliency.js';
@@ -17,7 +16,7 @@ import { formatGoDuration } from '../resources/duration.js';
 import type { ResourceSet } from '../resources/types.js';
 import { readYamlDocuments } from '../resources/yaml-file.js';
 import { createLogger } from '../telemetry/logging.js';
-import { createMetricsRegistry } from '../telemetry/metrics.js';
+import { SidecarTelemetry } from '../telemetry/sidecar-telemetry.js';
 import { runtimeRoutes, type RuntimeView } from './api/runtime-routes.js';
 import { AppChannel } from './app-channel.js';
 import { BLOCKS } from './blocks.js';
@@ -26,6 +25,9 @@ import { embeddedDefaultsYaml } from './embedded-defaults.js';
 import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
+import { baggageLayer } from './layers/baggage.js';
+import { metricsLayer } from './layers/metrics.js';
+import { traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
 import { HttpListener } from './listeners/http-server.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
@@ -63,6 +65,7 @@ export class Sidecar {
     readonly ports: SidecarPorts,
     private readonly extended: Map<string, string>,
     private readonly invocation: InvocationService,
+    private readonly telemetry: SidecarTelemetry,
   ) {}
 
   static async start(options: SidecarOptions, registry: ComponentRegistry = builtinComponents()): Promise<Sidecar> {
@@ -75,6 +78,15 @@ export class Sidecar {
     });
     logger.info(`starting bulwark ${RUNTIME_VERSION} for app ${options.appId}`);
     const configuration = loadConfigurations(options.configFiles, options.env);
+    const telemetry = new SidecarTelemetry({
+      appId: options.appId,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      tracing: configuration.tracing,
+      metric: configuration.metric,
+      enableMetrics: options.enableMetrics,
+      env: options.env,
+      logger,
+    });
     const resources = readResources(options);
     for (const w of resources.warnings) logger.warn(w);
     const components = await loadComponents(resources.components, registry, {
@@ -86,10 +98,12 @@ export class Sidecar {
       deny: configuration.componentsDeny,
       ...(options.namespace ? { namespace: options.namespace } : {}),
     });
+    for (const c of components.all()) telemetry.metrics?.recordComponentInit(c.type, c.name);
     try {
-      return await Sidecar.assemble(options, logger, configuration, resources, components);
+      return await Sidecar.assemble(options, logger, configuration, resources, components, telemetry);
     } catch (err) {
       await components.closeAll(logger);
+      await telemetry.shutdown();
       throw err;
     }
   }
@@ -100,6 +114,7 @@ export class Sidecar {
     configuration: Configuration,
     resources: ResourceSet,
     components: LoadedComponents,
+    telemetry: SidecarTelemetry,
   ): Promise<Sidecar> {
     // Resiliency policies from the resources folders, re-read when a Resiliency file changes.
     const resiliency = startResiliency({
@@ -130,7 +145,7 @@ export class Sidecar {
           resources,
           components,
           policies,
-          telemetry: noTelemetry, // TODO(#8): the sidecar's telemetry
+          telemetry,
           logger,
           app: channel,
           ...(options.namespace ? { namespace: options.namespace } : {}),
@@ -170,18 +185,25 @@ export class Sidecar {
     const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
     const router = new Router(routes, invocation.invoker.fallback);
     const apiLogging = configuration.logging.apiLogging as Record<string, unknown> | undefined;
-    // Outermost first. Errors are rescued outside everything so every layer may throw.
+    // API log lines are written at info whatever --log-level says, as Dapr pins that logger.
+    const apiLogger = createLogger({ level: 'info', json: options.logAsJson, appId: options.appId, version: RUNTIME_VERSION, ...(options.logSink ? { write: options.logSink } : {}) });
+    // Outermost first, in Dapr's order.
     const handler = stack(router.handle, [
-      rescueLayer(logger),
-      apiTokenLayer(options.apiToken),
+      traceLayer(telemetry), // first: the span covers everything, rejected calls included
+      metricsLayer(telemetry.metrics), // before the token check: 401s are counted, as in Dapr
+      baggageLayer(),
+      apiTokenLayer(options.apiToken), // before logging: rejected calls are not API-logged
       apiLoggingLayer(
         {
           enabled: options.enableApiLogging || apiLogging?.enabled === true,
           obfuscateURLs: apiLogging?.obfuscateURLs === true,
           omitHealthChecks: apiLogging?.omitHealthChecks === true,
         },
-        logger,
+        apiLogger,
+        (req) => telemetry.spanOf(req),
       ),
+      // Innermost: every handler may throw; the layers above see the final status.
+      rescueLayer(logger),
     ]);
     const api = new HttpListener(handler, options.maxBodyBytes);
     invocation.serveApi(api.server, handler);
@@ -196,9 +218,9 @@ export class Sidecar {
     }
     let metricsServer: Server | undefined;
     let metricsPort = 0;
-    if (options.enableMetrics && configuration.metric.enabled !== false) {
+    if (telemetry.metrics) {
       try {
-        ({ server: metricsServer, port: metricsPort } = await startMetrics(options, resiliency));
+        ({ server: metricsServer, port: metricsPort } = await startMetrics(options, resiliency, telemetry));
       } catch (err) {
         await api.close(0);
         await invocation.close();
@@ -206,7 +228,7 @@ export class Sidecar {
       }
     }
     const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: invocation.ports.internal, ...(invocation.ports.public ? { public: invocation.ports.public } : {}) };
-    const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation);
+    const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation, telemetry);
     self = sidecar;
     sidecar.outboundReady = true;
     sidecar.register();
@@ -329,6 +351,7 @@ export class Sidecar {
       await this.components.closeAll(this.logger);
       await this.channel?.close();
       await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+      await this.telemetry.shutdown();
       this.logger.info('sidecar stopped');
     })();
     return this.stopping;
@@ -376,14 +399,11 @@ function appConnection(o: SidecarOptions): Record<string, unknown> {
   return out;
 }
 
-async function startMetrics(options: SidecarOptions, resiliency: Resiliency): Promise<{ server: Server; port: number }> {
-  const registry = createMetricsRegistry(options.appId);
+// Served at every path, as daprd mounts its handler at `/`.
+async function startMetrics(options: SidecarOptions, resiliency: Resiliency, telemetry: SidecarTelemetry): Promise<{ server: Server; port: number }> {
+  const registry = telemetry.registry;
   registerResiliencyMetrics(registry, resiliency.metrics);
-  const server = createPlainServer((req, res) => {
-    if (req.url !== '/metrics' && req.url !== '/') {
-      res.writeHead(404).end();
-      return;
-    }
+  const server = createPlainServer((_req, res) => {
     registry.metrics().then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       () => res.writeHead(500).end(),

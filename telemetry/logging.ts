@@ -1,10 +1,14 @@
-// Structured logs in Dapr's two shapes: logfmt-like text (`time=... level=info msg=...`) or one
-// JSON object per line with app_id, instance, level, msg, scope, time, type and ver.
+// Structured logs in Dapr's two shapes: logfmt-like text (`time=... level=info msg=...`, the
+// rest alphabetical) or one JSON object per line with keys in alphabetical order, as logrus
+// writes them: app_id, instance, level, msg, scope, time, type, ver and any extra fields.
+// The level `warn` is written as `warning`, as Dapr does.
 import { hostname } from 'node:os';
 import type { Logger } from '../core/component.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, fatal: 50 };
+const WIRE_LEVEL: Record<LogLevel, string> = { debug: 'debug', info: 'info', warn: 'warning', error: 'error', fatal: 'fatal' };
+const HOST = hostname();
 
 export function isLogLevel(v: string): v is LogLevel {
   return v in ORDER;
@@ -28,17 +32,17 @@ class LineLogger implements Logger {
     if (ORDER[level] < ORDER[this.opts.level]) return;
     const record: Record<string, unknown> = {
       app_id: this.opts.appId,
-      instance: hostname(),
-      level,
+      instance: HOST,
+      level: WIRE_LEVEL[level],
       msg,
-      scope: 'bulwark.runtime',
+      scope: 'dapr.runtime',
       time: new Date().toISOString(),
       type: 'log',
       ver: this.opts.version,
       ...this.fields,
       ...extra,
     };
-    const line = this.opts.json ? JSON.stringify(record) : toText(record);
+    const line = this.opts.json ? JSON.stringify(sorted(record)) : toText(record);
     (this.opts.write ?? defaultWrite)(line);
   }
 
@@ -55,9 +59,19 @@ function defaultWrite(line: string): void {
   process.stderr.write(line + '\n');
 }
 
+function sorted(r: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(r).sort()) out[k] = r[k];
+  return out;
+}
+
+const FIRST = ['time', 'level', 'msg'];
+
 function toText(r: Record<string, unknown>): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(r)) {
+  const keys = [...FIRST, ...Object.keys(r).filter((k) => !FIRST.includes(k)).sort()];
+  for (const k of keys) {
+    const v = r[k];
     if (v === undefined) continue;
     const s = typeof v === 'string' ? v : JSON.stringify(v);
     parts.push(`${k}=${/[\s"=]/.test(s) || s === '' ? JSON.stringify(s) : s}`);

@@ -1,0 +1,19 @@
+// Dapr's HTTP server metrics (dapr_http_server_*) for the API listener. It runs before the
+// API-token check, as in Dapr, so rejected requests are counted too. Absent when metrics are off.
+import type { Layer } from '../../core/http.js';
+import type { DaprMetrics } from '../../telemetry/metrics/dapr-metrics.js';
+
+export function metricsLayer(metrics: DaprMetrics | undefined): Layer | null {
+  if (!metrics) return null;
+  return (next) => async (ex) => {
+    const started = performance.now();
+    try {
+      await next(ex);
+    } finally {
+      const req = ex.req;
+      const res = ex.res;
+      const responseBytes = Number(res.getHeader('content-length') ?? 0) || 0;
+      metrics.recordHttpServer(req.method, ex.path, res.statusCode, performance.now() - started, Number(req.headers['content-length'] ?? 0) || 0, responseBytes);
+    }
+  };
+}

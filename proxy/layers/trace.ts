@@ -1,0 +1,122 @@
+// Tracing on the HTTP API: one CLIENT span per request (Dapr models the sidecar as the app's
+// client), child of the app's `traceparent`/`tracestate` or a new root. The request's trace
+// headers are replaced by the span's own, so every handler that forwards headers or reads the
+// context (invocation, publish) continues this span. The response carries the span's
+// `traceparent` unless the handler sets one (a relayed callee's). Absent when samplingRate is "0":
+// then the app's headers pass through untouched. Health checks are never traced.
+import type { Exchange, Layer } from '../../core/http.js';
+import type { Span } from '../../core/telemetry.js';
+import type { SidecarTelemetry } from '../../telemetry/sidecar-telemetry.js';
+
+export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
+  const tracer = telemetry.tracer;
+  if (!tracer) return null;
+  return (next) => async (ex) => {
+    if (ex.path.includes('/healthz')) return next(ex);
+    const headers = ex.req.headers;
+    const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+    telemetry.bindSpan(ex.req, span);
+    const traceparent = span.traceparent!;
+    headers.traceparent = traceparent;
+    if (span.tracestate) headers.tracestate = span.tracestate;
+    else delete headers.tracestate;
+    ex.res.setHeader('traceparent', traceparent);
+    if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
+    try {
+      await next(ex);
+    } catch (err) {
+      span.recordError(err);
+      throw err;
+    } finally {
+      if (span.isRecording) describe(span, ex);
+      span.end();
+    }
+  };
+}
+
+/** Names and attributes as Dapr's HTTP API sets them (computed for sampled spans only). */
+function describe(span: Span, ex: Exchange): void {
+  const req = ex.req;
+  const method = req.method ?? 'GET';
+  const status = ex.res.statusCode;
+  span.setAttribute('dapr.protocol', 'http');
+  span.setAttribute('dapr.api', `${method} ${ex.path}`);
+  span.setAttribute('dapr.status_code', status);
+  span.setAttribute('http.request.method', method);
+  span.setAttribute('url.full', req.url ?? ex.path);
+  const addr = req.socket.remoteAddress;
+  if (addr) span.setAttribute('server.address', addr);
+  if (req.socket.remotePort) span.setAttribute('server.port', req.socket.remotePort);
+  for (const k in req.headers) {
+    if (k.startsWith('dapr-')) {
+      const v = req.headers[k];
+      const last = Array.isArray(v) ? v[v.length - 1] : v;
+      if (last) span.setAttribute(k, last);
+    }
+  }
+  const segs = ex.path.split('/');
+  // segs: ['', 'v1.0', '<api>', ...]
+  const api = segs[1]?.startsWith('v1') ? segs[2] : undefined;
+  const statement = `${method} ${ex.path}`;
+  switch (api) {
+    case 'invoke': {
+      // /v1.0/invoke/<app>/method/<method...>
+      const target = decodeSafe(segs[3] ?? '');
+      const m = segs.slice(5).join('/');
+      span.updateName(`CallLocal/${target}/${m}`);
+      span.setAttribute('rpc.service', 'ServiceInvocation');
+      span.setAttribute('net.peer.name', target);
+      break;
+    }
+    case 'state':
+    case 'secrets':
+    case 'bindings': {
+      span.setAttribute('db.system', api);
+      span.setAttribute('db.connection_string', api);
+      span.setAttribute('db.statement', statement);
+      span.setAttribute('db.name', decodeSafe(segs[3] ?? ''));
+      break;
+    }
+    case 'publish':
+      span.setAttribute('messaging.system', 'pubsub');
+      span.setAttribute('messaging.destination.name', decodeSafe(segs.slice(4).join('/')));
+      break;
+    case 'actors': {
+      // /v1.0/actors/<type>/<id>/<kind>/...
+      const type = decodeSafe(segs[3] ?? '');
+      const id = decodeSafe(segs[4] ?? '');
+      span.setAttribute('dapr.actor', `${type}.${id}`);
+      if (segs[5] === 'method') {
+        span.updateName(`CallActor/${type}/${segs.slice(6).join('/')}`);
+        span.setAttribute('rpc.service', 'ServiceInvocation');
+        span.setAttribute('net.peer.name', `${type}.${id}`);
+      } else if (segs[5] === 'state') {
+        span.setAttribute('db.system', 'state');
+        span.setAttribute('db.connection_string', 'state');
+        span.setAttribute('db.statement', statement);
+        span.setAttribute('db.name', 'actor');
+      } else if (segs[5] === 'reminders' || segs[5] === 'timers') {
+        span.updateName(`${segs[5] === 'reminders' ? 'Reminder' : 'Timer'}/${type}`);
+      }
+      break;
+    }
+    default: {
+      // Invocation by `dapr-app-id` header on an unmatched path.
+      const target = ex.route === '' ? ex.header('dapr-app-id') : undefined;
+      if (target) {
+        span.updateName(`CallLocal/${target}/${ex.path.replace(/^\/+/, '')}`);
+        span.setAttribute('rpc.service', 'ServiceInvocation');
+        span.setAttribute('net.peer.name', target);
+      }
+    }
+  }
+  span.setHttpStatus(status);
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,91 @@
+// The sidecar's telemetry, built once from Configuration `spec.tracing` and `spec.metric`: the
+// tracer (absent when samplingRate is "0"), Dapr's metric families (absent when metrics are off),
+// the Prometheus registry other parts register on, and the Telemetry facade blocks receive.
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from '../core/component.js';
+import {
+  passThroughSpan,
+  type ComponentMetricKind,
+  type PubsubProcessStatus,
+  type Span,
+  type SpanKind,
+  type Telemetry,
+  type TraceHeaders,
+} from '../core/telemetry.js';
+import { DaprMetrics } from './metrics/dapr-metrics.js';
+import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
+import { tracingSettings, type TracingSettings } from './tracing/settings.js';
+import { Tracer } from './tracing/tracer.js';
+
+export interface SidecarTelemetryOptions {
+  appId: string;
+  namespace?: string;
+  /** Configuration spec.tracing and spec.metric, raw. */
+  tracing: Record<string, unknown>;
+  metric: Record<string, unknown>;
+  /** --enable-metrics. */
+  enableMetrics: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+}
+
+export class SidecarTelemetry implements Telemetry {
+  readonly registry: Registry;
+  readonly tracing: TracingSettings;
+  readonly metricSettings: MetricsSettings;
+  /** Undefined when tracing is off (samplingRate "0"). */
+  readonly tracer: Tracer | undefined;
+  /** Undefined when metrics are off (--enable-metrics=false or spec.metric.enabled false). */
+  readonly metrics: DaprMetrics | undefined;
+  private readonly spans = new WeakMap<object, Span>();
+
+  constructor(o: SidecarTelemetryOptions) {
+    this.tracing = tracingSettings(o.tracing, o.env);
+    this.metricSettings = metricsSettings(o.metric);
+    const diag = o.logger.child({ scope: 'dapr.runtime.diagnostics' });
+    for (const w of this.tracing.warnings) diag.warn(w);
+    this.tracer = this.tracing.samplingRate > 0 ? new Tracer(this.tracing, o.appId, o.logger, o.env) : undefined;
+    this.registry = new Registry();
+    this.registry.setDefaultLabels({ app_id: o.appId });
+    const metricsOn = o.enableMetrics && this.metricSettings.enabled;
+    if (metricsOn) {
+      collectDefaultMetrics({ register: this.registry });
+      this.metrics = new DaprMetrics(this.registry, this.metricSettings, o.namespace);
+      if (this.metricSettings.increasedCardinality && this.metricSettings.pathMatching.length === 0) {
+        diag.info('metric.http.increasedCardinality is on (the default): HTTP metric paths keep ids, up to a bound; set pathMatching or turn it off to group them');
+      }
+    } else {
+      this.metrics = undefined;
+    }
+  }
+
+  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span {
+    return this.tracer ? this.tracer.startSpan(name, kind, parent) : passThroughSpan(parent);
+  }
+
+  /** The trace layer records each API request's span here, keyed by the request object. */
+  bindSpan(req: object, span: Span): void {
+    this.spans.set(req, span);
+  }
+
+  spanOf(req: object): Span | undefined {
+    return this.spans.get(req);
+  }
+
+  recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number): void {
+    this.metrics?.recordComponent(kind, component, operation, success, elapsedMs);
+  }
+
+  recordPublish(component: string, topic: string, success: boolean, elapsedMs: number): void {
+    this.metrics?.recordPublish(component, topic, success, elapsedMs);
+  }
+
+  recordDelivery(component: string, topic: string, processStatus: PubsubProcessStatus, status: PubsubProcessStatus, elapsedMs: number): void {
+    this.metrics?.recordDelivery(component, topic, processStatus, status, elapsedMs);
+  }
+
+  /** Flushes queued spans (bounded by exporter timeouts) and stops exporting. */
+  async shutdown(): Promise<void> {
+    await this.tracer?.shutdown();
+  }
+}
