@@ -5,6 +5,8 @@ import { createJetStreamPubSub } from './pubsub/jetstream.js';
 import { createMqttPubSub } from './pubsub/mqtt3.js';
 import { createRabbitMqPubSub } from './pubsub/rabbitmq.js';
 import { createRedisPubSub } from './pubsub/redis.js';
+import { createRedisLock } from './lock/redis.js';
+import { createSqliteLock } from './lock/sqlite.js';
 import { ComponentRegistry } from './registry.js';
 import { createLocalEnvSecretStore } from './secretstores/local-env.js';
 import { createLocalFileSecretStore } from './secretstores/local-file.js';
@@ -26,5 +28,7 @@ export function builtinComponents(): ComponentRegistry {
     .register('secretstores', ['secretstores.local.file'], createLocalFileSecretStore)
     .register('secretstores', ['secretstores.local.env'], createLocalEnvSecretStore)
     .register('pubsub', ['pubsub.in-memory'], createInMemoryPubSub)
-    .register('pubsub', ['pubsub.sqlite'], createSqlitePubSub);
+    .register('pubsub', ['pubsub.sqlite'], createSqlitePubSub)
+    .register('lock', ['lock.redis'], createRedisLock)
+    .register('lock', ['lock.sqlite'], createSqliteLock);
 }

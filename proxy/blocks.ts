@@ -1,5 +1,7 @@
 // The building blocks the sidecar serves, one line each, in mount order.
 import type { BlockFactory } from '../core/block.js';
+import { bindingsBlock } from '../core/bindings/block.js';
+import { lockBlock } from '../core/lock/block.js';
 import { pubsubBlock } from '../core/pubsub/block.js';
 import { secretsBlock } from '../core/secrets/block.js';
 import { stateBlock } from '../core/state/block.js';
@@ -8,4 +10,6 @@ export const BLOCKS: readonly BlockFactory[] = [
   secretsBlock,
   stateBlock,
   pubsubBlock,
+  bindingsBlock,
+  lockBlock,
 ];

@@ -1,0 +1,97 @@
+// POST|PUT /v1.0/bindings/{name}: `data` re-serialized as Go's JSON, trace context and baggage
+// added to the metadata, `metadata.<k>` response headers (also on failure), 204 when the binding
+// returned nothing.
+import { DaprError } from '../errors.js';
+import type { Exchange, Route } from '../http.js';
+import type { Telemetry } from '../telemetry.js';
+import { goJsonMarshal } from './go-json.js';
+import type { BindingsService } from './service.js';
+
+interface OutputBindingRequest {
+  data: Buffer;
+  operation: string;
+  metadata: Record<string, string>;
+}
+
+export function bindingsRoutes(service: BindingsService, telemetry: Telemetry): Route[] {
+  const handler = async (ex: Exchange): Promise<void> => {
+    const name = ex.params.name!;
+    const req = await parseRequest(ex);
+    const span = telemetry.spanOf(ex.req);
+    const traceparent = span?.traceparent ?? ex.header('traceparent');
+    const tracestate = span?.tracestate ?? ex.header('tracestate');
+    if (traceparent) req.metadata.traceparent = traceparent;
+    if (tracestate) req.metadata.tracestate = tracestate;
+    const baggage = ex.req.headers.baggage;
+    if (baggage !== undefined) {
+      const text = Array.isArray(baggage) ? baggage.join(',') : baggage;
+      if (!isValidBaggage(text)) throw new DaprError('malformedRequest', `invalid baggage header: ${text}`);
+      req.metadata.baggage = text;
+    }
+    const failedMetadata: Record<string, string> = {};
+    let resp;
+    try {
+      resp = await service.invoke(name, req.operation, req.data, req.metadata, failedMetadata);
+    } catch (err) {
+      setMetadataHeaders(ex, failedMetadata);
+      throw err;
+    }
+    if (!resp) return ex.sendEmpty(204);
+    setMetadataHeaders(ex, resp.metadata ?? {});
+    ex.sendRaw(200, resp.data ?? Buffer.alloc(0), resp.contentType ?? 'application/json');
+  };
+  return [
+    { method: 'POST', path: '/v1.0/bindings/{name}', group: 'bindings', handler },
+    { method: 'PUT', path: '/v1.0/bindings/{name}', group: 'bindings', handler },
+  ];
+}
+
+async function parseRequest(ex: Exchange): Promise<OutputBindingRequest> {
+  const body = await ex.json<unknown>();
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new DaprError('malformedRequest', 'failed deserializing HTTP body: the body must be a JSON object');
+  }
+  const b = body as Record<string, unknown>;
+  const operation = fieldOf(b, 'operation');
+  if (operation !== undefined && operation !== null && typeof operation !== 'string') {
+    throw new DaprError('malformedRequest', 'failed deserializing HTTP body: operation must be a string');
+  }
+  const rawMeta = fieldOf(b, 'metadata');
+  const metadata: Record<string, string> = {};
+  if (rawMeta !== undefined && rawMeta !== null) {
+    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta)) {
+      throw new DaprError('malformedRequest', 'failed deserializing HTTP body: metadata must be an object of strings');
+    }
+    for (const [k, v] of Object.entries(rawMeta)) {
+      if (typeof v !== 'string') throw new DaprError('malformedRequest', `failed deserializing HTTP body: metadata value of "${k}" must be a string`);
+      metadata[k] = v;
+    }
+  }
+  return { data: Buffer.from(goJsonMarshal(fieldOf(b, 'data'))), operation: (operation as string | null) ?? '', metadata };
+}
+
+/** Go's decoder matches struct fields case-insensitively; an exact match wins. */
+function fieldOf(obj: Record<string, unknown>, name: string): unknown {
+  if (name in obj) return obj[name];
+  for (const k in obj) if (k.toLowerCase() === name) return obj[k];
+  return undefined;
+}
+
+function setMetadataHeaders(ex: Exchange, md: Record<string, string>): void {
+  for (const [k, v] of Object.entries(md)) {
+    if (/[\r\n\0]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) continue;
+    ex.res.appendHeader(`metadata.${k}`, v);
+  }
+}
+
+/** W3C baggage: comma-separated `key=value[;props]` members with token keys. */
+function isValidBaggage(text: string): boolean {
+  for (const member of text.split(',')) {
+    const m = member.trim();
+    if (m === '') return false;
+    const eq = m.indexOf('=');
+    if (eq <= 0) return false;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(m.slice(0, eq).trim())) return false;
+  }
+  return true;
+}

@@ -1,0 +1,8 @@
+import type { BlockFactory } from '../block.js';
+import { lockRoutes } from './routes.js';
+import { LockService } from './service.js';
+
+export const lockBlock: BlockFactory = (ctx) => {
+  const service = new LockService(ctx.components.loaded('lock'), ctx.appId, ctx.policies);
+  return { name: 'lock', routes: lockRoutes(service) };
+};
