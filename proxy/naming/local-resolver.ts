@@ -6,6 +6,7 @@ import { readEntries } from './local-registry.js';
 import type { NameResolver, PeerAddress, ResolverContext } from './resolver.js';
 
 const CACHE_MS = 1000;
+const MISS_REFRESH_MS = 100;
 
 interface Cached {
   at: number;
@@ -21,9 +22,9 @@ export class LocalRegistryResolver implements NameResolver {
 
   async register(): Promise<void> {}
 
-  private load(): Map<string, PeerAddress[]> {
+  private load(maxAgeMs: number): Map<string, PeerAddress[]> {
     const now = Date.now();
-    if (this.cache && now - this.cache.at < CACHE_MS) return this.cache.byApp;
+    if (this.cache && now - this.cache.at < maxAgeMs) return this.cache.byApp;
     const byApp = new Map<string, PeerAddress[]>();
     for (const e of readEntries(this.ctx.homeDir)) {
       if (!e.internalPort) continue;
@@ -37,7 +38,11 @@ export class LocalRegistryResolver implements NameResolver {
   }
 
   async resolve(appId: string, namespace: string): Promise<PeerAddress[]> {
-    return this.load().get(`${appId}.${namespace}`) ?? [];
+    const key = `${appId}.${namespace}`;
+    const found = this.load(CACHE_MS).get(key);
+    if (found && found.length > 0) return found;
+    // Not known (yet): a sidecar that just started should not wait for the cache to expire.
+    return this.load(MISS_REFRESH_MS).get(key) ?? [];
   }
 
   markDown(appId: string, namespace: string, address: PeerAddress): void {
