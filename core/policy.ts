@@ -27,6 +27,8 @@ export interface CallPolicy {
    * in their usual Dapr error, as Dapr does.
    */
   run<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options?: RunOptions<T>): Promise<T>;
+  /** Whether a failed attempt may be repeated (a caller buffers a small body to replay it only then). */
+  canRetry?(): boolean;
 }
 
 export interface PolicyProvider {

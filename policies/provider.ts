@@ -80,6 +80,11 @@ class Snapshot {
     return new PolicyRunner(r.timeoutMs, r.retry, breaker, info);
   }
 
+  canRetry(kind: TargetKind, key: string): boolean {
+    const retry = this.target(kind, key).resolved.retry;
+    return retry !== undefined && retry.maxRetries !== 0;
+  }
+
   private target(kind: TargetKind, key: string): TargetInfo {
     const id = `${kind}\0${key}`;
     let info = this.targets.get(id);
@@ -147,6 +152,10 @@ class TargetPolicy implements CallPolicy {
   run<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options?: RunOptions<T>): Promise<T> {
     const runner = this.provider.current.runner(this.kind, this.key, this.sub);
     return runner ? runner.run(op, options) : op(options?.signal);
+  }
+
+  canRetry(): boolean {
+    return this.provider.current.canRetry(this.kind, this.key);
   }
 }
 

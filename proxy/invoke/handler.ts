@@ -14,7 +14,8 @@ import type { NameResolver, PeerAddress } from '../naming/resolver.js';
 import { endpointFromUrl, type Endpoint } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
 import { HEADER, hasBody, requestHeaders, stampCaller } from './headers.js';
-import { deliverToApp } from './inbound.js';
+import { deliverToApp, requestApp } from './inbound.js';
+import { invokeUnderPolicy } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
 import { relay, type Upstreams, type UpstreamResponse } from './upstream.js';
@@ -85,12 +86,14 @@ export class Invoker {
     const headers = requestHeaders(ex.req.headers);
     stampCaller(headers, this.caller, target.appId, undefined);
     if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
-      return this.ctx.policies.app(target.appId).run(() => deliverToApp(this.ctx, ex, path, headers, target.raw));
+      if (isUpgrade(ex.req)) return deliverToApp(this.ctx, ex, path, headers, target.raw);
+      const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex.req, target.raw, (body, signal) => requestApp(this.ctx, ex, path, headers, target.raw, body, signal));
+      return relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
     }
-    return this.remote(ex, target, namespace, path, headers);
+    return this.remote(ex, target, namespace, path, headers, method);
   }
 
-  private async remote(ex: Exchange, target: Target & { kind: 'app' }, namespace: string, path: string, headers: Record<string, string | string[]>): Promise<void> {
+  private async remote(ex: Exchange, target: Target & { kind: 'app' }, namespace: string, path: string, headers: Record<string, string | string[]>, method: string): Promise<void> {
     const { resolver, upstreams } = this.ctx;
     let peers: PeerAddress[];
     try {
@@ -104,10 +107,9 @@ export class Invoker {
     const key = `${target.appId}.${namespace}`;
     const first = (this.turn.get(key) ?? 0) % peers.length;
     this.turn.set(key, first + 1);
-    const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
     if (isUpgrade(ex.req)) return this.tunnelToPeer(ex, target.raw, peers, first, path, headers);
-    const policy = this.ctx.policies.app(target.appId);
-    const up = await policy.run(async (signal) => {
+    const policy = this.ctx.policies.app(target.raw, method);
+    const up = await invokeUnderPolicy(policy, ex.req, target.raw, async (body, signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
       // nothing of the body has been read yet (otherwise it could not be sent again).
       let lastErr: unknown;
@@ -118,7 +120,7 @@ export class Invoker {
           return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal });
         } catch (err) {
           lastErr = err;
-          if (!isConnectFailure(err) || ex.req.readableDidRead) break;
+          if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && ex.req.readableDidRead)) break;
           resolver.markDown?.(target.appId, namespace, peer);
           upstreams.forget(origin);
         }
@@ -166,9 +168,8 @@ export class Invoker {
       }
       return this.spliceUpgrade(ex, upstream, fullPath, url.host, headers);
     }
-    const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
     const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls } : undefined;
-    const up: UpstreamResponse = await this.ctx.policies.app(endpoint.name).run(async (signal) => {
+    const up: UpstreamResponse = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex.req, raw, async (body, signal) => {
       try {
         return await this.ctx.upstreams.request(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);
       } catch (err) {

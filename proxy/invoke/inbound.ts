@@ -1,6 +1,7 @@
 // The callee side: a request that arrived for this sidecar's own app (from a peer sidecar on
 // the internal port, from a client on the public fronting port, or a self-invocation) goes to
 // the app through the app channel (health, max concurrency, APP_API_TOKEN). The body streams.
+import type { Readable } from 'node:stream';
 import { DaprError } from '../../core/errors.js';
 import type { Exchange, Handler } from '../../core/http.js';
 import type { AppChannel } from '../app-channel.js';
@@ -22,18 +23,23 @@ export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, h
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
-  let res: UpstreamResponse;
+  const res = await requestApp(d, ex, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
+  await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
+}
+
+/** One request to the app, answer not yet relayed (a resiliency policy may repeat it). */
+export async function requestApp(
+  d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string,
+  body: Readable | Buffer | null, signal: AbortSignal | undefined,
+): Promise<UpstreamResponse> {
+  const channel = d.channel;
+  if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
+  if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   try {
-    res = (await channel.request({
-      method: ex.req.method as 'GET',
-      path,
-      headers,
-      body: hasBody(ex.req.headers) ? ex.req : null,
-    })) as unknown as UpstreamResponse;
+    return (await channel.request({ method: ex.req.method as 'GET', path, headers, body, ...(signal ? { signal } : {}) })) as unknown as UpstreamResponse;
   } catch (err) {
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }
-  await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
 }
 
 async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {

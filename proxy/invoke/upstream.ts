@@ -14,7 +14,7 @@ export interface UpstreamRequest {
   /** Path with query, starting with '/'. */
   path: string;
   headers: Record<string, string | string[]>;
-  body: Readable | null;
+  body: Readable | Buffer | null;
   signal?: AbortSignal | undefined;
 }
 
