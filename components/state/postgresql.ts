@@ -274,8 +274,11 @@ async function migrate(pool: pg.Pool, table: string, metadataTable: string, logg
   await inTransaction(pool, async (tx) => {
     await tx.query(`SELECT value FROM ${metadataTable} WHERE key = 'lock' FOR UPDATE`);
     const r = await tx.query<{ value: string }>(`SELECT value FROM ${metadataTable} WHERE key = 'migrations'`);
-    const level = r.rows[0] ? Number(r.rows[0].value) : 0;
+    let level = r.rows[0] ? Number(r.rows[0].value) : 0;
     if (!Number.isInteger(level) || level < 0) throw new Error(`invalid migration level found in metadata table: ${r.rows[0]?.value}`);
+    // The level is shared by every table using this metadata table; a new table starts over.
+    const exists = await tx.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [table]);
+    if (!exists.rows[0]?.ok) level = 0;
     const steps = [
       () => tx.query(`CREATE TABLE IF NOT EXISTS ${table} (
           key text NOT NULL PRIMARY KEY,
