@@ -1,9 +1,26 @@
 // A node:http server for one listener: one Exchange per request through a composed handler,
 // long keep-alive (SDK clients reuse sockets without idle timeouts), in-flight tracking so
-// shutdown can drain, and a clear error when the port is taken.
+// shutdown can drain, and a clear error when the port is taken. With `tls` it serves HTTPS
+// (the internal listener's mutual TLS, HTTPS fronting). Every listener is hardened the same way:
+// header size and count limits, a deadline for the request head (slow-loris), a TLS handshake
+// deadline.
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import { Exchange, type Handler } from '../../core/http.js';
+
+export const LISTENER_LIMITS = {
+  /** Bytes of request line + headers (Node's default, stated so it cannot drift). */
+  maxHeaderSize: 16 * 1024,
+  /** More header fields than this: 431. */
+  maxHeaders: 100,
+  /** The whole request head must arrive within this (slow clients dribbling headers). */
+  headersTimeoutMs: 66_000,
+  /** How often Node checks the head deadline. */
+  checkIntervalMs: 5_000,
+  tlsHandshakeTimeoutMs: 10_000,
+} as const;
 
 export class HttpListener {
   readonly server: Server;
@@ -13,8 +30,15 @@ export class HttpListener {
   constructor(
     handler: Handler,
     private readonly maxBodyBytes: number,
+    tls?: TlsOptions,
   ) {
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    const L = LISTENER_LIMITS;
+    const options = { keepAliveTimeout: 65_000, requestTimeout: 0, maxHeaderSize: L.maxHeaderSize, connectionsCheckingInterval: L.checkIntervalMs };
+    const onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+      if (req.rawHeaders.length > 2 * L.maxHeaders) {
+        res.writeHead(431, { connection: 'close' }).end();
+        return;
+      }
       this.inFlight++;
       res.once('close', () => {
         if (--this.inFlight === 0) this.drained?.();
@@ -24,8 +48,11 @@ export class HttpListener {
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy(err as Error);
       });
-    });
-    this.server.headersTimeout = 66_000;
+    };
+    this.server = tls ? createTlsServer({ ...options, ...tls, handshakeTimeout: L.tlsHandshakeTimeoutMs }, onRequest) : createServer(options, onRequest);
+    // One more than the limit is parsed so that going over it can be refused, not truncated.
+    this.server.maxHeadersCount = L.maxHeaders + 1;
+    this.server.headersTimeout = L.headersTimeoutMs;
   }
 
   /** Listens and returns the bound port; `flag` names the option in the error if it is taken. */
