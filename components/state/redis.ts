@@ -150,7 +150,8 @@ class RedisStore implements StateStore {
       const msg = (err as Error).message ?? '';
       if (msg.includes('ETAG_MISMATCH')) {
         const i = Number(msg.split('ETAG_MISMATCH ')[1] ?? 0);
-        throw new ETagError('mismatch', `failed to set key ${String(args[i])}`);
+        const verb = args[numKeys + i * 5] === 'd' ? 'delete' : 'set';
+        throw new ETagError('mismatch', `failed to ${verb} key ${String(args[i])}`);
       }
       throw err;
     }
