@@ -5,6 +5,9 @@ import { createJetStreamPubSub } from './pubsub/jetstream.js';
 import { createMqttPubSub } from './pubsub/mqtt3.js';
 import { createRabbitMqPubSub } from './pubsub/rabbitmq.js';
 import { createRedisPubSub } from './pubsub/redis.js';
+import { createPostgresConfigurationStore } from './configuration/postgresql.js';
+import { createRedisConfigurationStore } from './configuration/redis.js';
+import { createSqliteConfigurationStore } from './configuration/sqlite.js';
 import { createRedisLock } from './lock/redis.js';
 import { createSqliteLock } from './lock/sqlite.js';
 import { ComponentRegistry } from './registry.js';
@@ -30,5 +33,8 @@ export function builtinComponents(): ComponentRegistry {
     .register('pubsub', ['pubsub.in-memory'], createInMemoryPubSub)
     .register('pubsub', ['pubsub.sqlite'], createSqlitePubSub)
     .register('lock', ['lock.redis'], createRedisLock)
-    .register('lock', ['lock.sqlite'], createSqliteLock);
+    .register('lock', ['lock.sqlite'], createSqliteLock)
+    .register('configuration', ['configuration.redis'], createRedisConfigurationStore)
+    .register('configuration', ['configuration.postgresql', 'configuration.postgres'], createPostgresConfigurationStore)
+    .register('configuration', ['configuration.sqlite'], createSqliteConfigurationStore);
 }

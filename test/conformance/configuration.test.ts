@@ -1,0 +1,251 @@
+// The configuration block against every configuration store (embedded configuration.sqlite,
+// configuration.redis, configuration.postgresql): get under v1.0 and v1.0-alpha1, and
+// subscriptions that see a value written straight into the backend (SQLite file, Redis SET,
+// PostgreSQL UPDATE through Dapr's documented NOTIFY trigger) pushed to the app's
+// /configuration/{store}/{key}; unsubscribe, and Dapr's error codes.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, ROOT, startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
+import { serviceAvailable, type ServiceName } from '../helpers/services.js';
+
+const APP = join(ROOT, 'test/conformance/bindings-app.mjs');
+
+interface Backend {
+  /** Component metadata lines. */
+  metadata: string;
+  /** Writes (or overwrites) an item straight into the backend. */
+  write(key: string, value: string, version: string): Promise<void>;
+  remove(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface StoreCase {
+  type: string;
+  service?: ServiceName;
+  setup(tag: string): Promise<Backend>;
+}
+
+const STORES: StoreCase[] = [
+  {
+    type: 'configuration.sqlite',
+    async setup() {
+      const file = join(tempDir('bulwark-cfg-'), 'configuration.db');
+      let db: Database.Database | undefined;
+      // The component creates the table; the test opens the file once it exists.
+      const open = (): Database.Database => {
+        db ??= new Database(file);
+        db.pragma('busy_timeout = 5000');
+        return db;
+      };
+      return {
+        metadata: `\n  - name: connectionString\n    value: "${file}"\n  - name: pollInterval\n    value: 50ms`,
+        async write(key, value, version) {
+          open().prepare('INSERT INTO configuration (key, value, version, metadata) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version').run(key, value, version, '{"source":"sqlite"}');
+        },
+        async remove(key) {
+          open().prepare('DELETE FROM configuration WHERE key = ?').run(key);
+        },
+        async close() {
+          db?.close();
+        },
+      };
+    },
+  },
+  {
+    type: 'configuration.redis',
+    service: 'redis',
+    async setup() {
+      const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+      await r.connect();
+      return {
+        metadata: `\n  - name: redisHost\n    value: "127.0.0.1:6379"`,
+        async write(key, value, version) {
+          await r.set(key, `${value}||${version}`);
+        },
+        async remove(key) {
+          await r.del(key);
+        },
+        async close() {
+          r.disconnect();
+        },
+      };
+    },
+  },
+  {
+    type: 'configuration.postgresql',
+    service: 'postgres',
+    async setup(tag) {
+      const table = `cfg_${tag}`;
+      const channel = `cfgchan_${tag}`;
+      const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+      await client.connect();
+      // The table and trigger as Dapr's documentation tells users to create them.
+      await client.query(`CREATE TABLE ${table} (KEY VARCHAR NOT NULL, VALUE VARCHAR NOT NULL, VERSION VARCHAR NOT NULL, METADATA JSON)`);
+      await client.query(`CREATE OR REPLACE FUNCTION notify_${tag}() RETURNS TRIGGER AS $$
+        DECLARE data json; notification json;
+        BEGIN
+          IF (TG_OP = 'DELETE') THEN data = row_to_json(OLD); ELSE data = row_to_json(NEW); END IF;
+          notification = json_build_object('table', TG_TABLE_NAME, 'action', TG_OP, 'data', data);
+          PERFORM pg_notify('${channel}', notification::text);
+          RETURN NULL;
+        END; $$ LANGUAGE plpgsql`);
+      await client.query(`CREATE TRIGGER trg_${tag} AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE PROCEDURE notify_${tag}()`);
+      return {
+        metadata: `\n  - name: connectionString\n    value: "host=127.0.0.1 port=5432 user=postgres dbname=postgres"\n  - name: table\n    value: ${table}\n  - name: notifyChannel\n    value: ${channel}`,
+        async write(key, value, version) {
+          const u = await client.query(`UPDATE ${table} SET VALUE = $2, VERSION = $3 WHERE KEY = $1`, [key, value, version]);
+          if (u.rowCount === 0) await client.query(`INSERT INTO ${table} (KEY, VALUE, VERSION, METADATA) VALUES ($1, $2, $3, '{"source":"pg"}')`, [key, value, version]);
+        },
+        async remove(key) {
+          await client.query(`DELETE FROM ${table} WHERE KEY = $1`, [key]);
+        },
+        async close() {
+          await client.query(`DROP TABLE IF EXISTS ${table}`);
+          await client.query(`DROP FUNCTION IF EXISTS notify_${tag}()`);
+          await client.end();
+        },
+      };
+    },
+  },
+];
+
+function yamlOf(type: string, md: string): string {
+  return `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: cfg
+spec:
+  type: ${type}
+  version: v1
+  metadata:${md}
+`;
+}
+
+interface Received {
+  path: string;
+  body: string;
+  at: number;
+}
+
+async function received(appUrl: string, path: string): Promise<Received[]> {
+  return (await (await fetch(`${appUrl}/control/received?path=${encodeURIComponent(path)}`)).json()) as Received[];
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+for (const store of STORES) {
+  describe(`configuration conformance: ${store.type}`, () => {
+    let available = true;
+    let backend: Backend;
+    let sidecar: SidecarProc;
+    let appUrl: string;
+    const tag = randomBytes(4).toString('hex');
+    const key = (k: string): string => `cfg-${tag}-${k}`;
+
+    beforeAll(async () => {
+      if (store.service) available = await serviceAvailable(store.service);
+      if (!available) return;
+      backend = await store.setup(tag);
+      sidecar = await startSidecar({ appId: `cfgapp-${tag}`, resources: { 'cfg.yaml': yamlOf(store.type, backend.metadata) }, args: ['--app-port', '0'], app: [process.execPath, APP] });
+      const meta = await eventually(async () => {
+        const m = (await getJson(`${sidecar.url}/v1.0/metadata`)).body as { appConnectionProperties?: { port?: number } };
+        return m.appConnectionProperties?.port ? m : undefined;
+      });
+      appUrl = `http://127.0.0.1:${meta.appConnectionProperties!.port}`;
+      await eventually(async () => (await fetch(`${appUrl}/control/received`)).ok);
+      await backend.write(key('a'), '1', 'v1');
+      await backend.write(key('b'), 'bee', 'v1');
+    });
+
+    afterAll(async () => {
+      if (available) await backend?.close();
+    });
+
+    it('gets items by key under v1.0 and v1.0-alpha1, 204 when none exist', async (ctx) => {
+      if (!available) return ctx.skip();
+      for (const v of ['v1.0', 'v1.0-alpha1']) {
+        const r = await getJson(`${sidecar.url}/${v}/configuration/cfg?key=${key('a')}&key=${key('b')}&key=${key('missing')}`);
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ [key('a')]: { value: '1', version: 'v1' }, [key('b')]: { value: 'bee', version: 'v1' } });
+        expect(Object.keys(r.body as object)).toHaveLength(2);
+      }
+      expect((await getJson(`${sidecar.url}/v1.0/configuration/cfg?key=${key('missing')}`)).status).toBe(204);
+      const all = await getJson(`${sidecar.url}/v1.0/configuration/cfg`);
+      expect(all.status).toBe(200);
+      expect(all.body).toMatchObject({ [key('a')]: { value: '1' } });
+    });
+
+    it('pushes an update written straight into the backend to /configuration/cfg/<key>', async (ctx) => {
+      if (!available) return ctx.skip();
+      const sub = await getJson(`${sidecar.url}/v1.0/configuration/cfg/subscribe?key=${key('a')}`);
+      expect(sub.status).toBe(200);
+      const id = (sub.body as { id: string }).id;
+      expect(typeof id).toBe('string');
+      const path = `/configuration/cfg/${key('a')}`;
+      await backend.write(key('b'), 'unwatched', 'v2');
+      const writtenAt = Date.now();
+      await backend.write(key('a'), '2', 'v2');
+      const got = await eventually(async () => {
+        const list = await received(appUrl, path);
+        return list.find((r) => (JSON.parse(r.body) as { items: Record<string, { value: string }> }).items[key('a')]?.value === '2');
+      }, 10_000, 20);
+      console.log(`${store.type}: update reached the app ${got.at - writtenAt} ms after the write`);
+      expect(JSON.parse(got.body)).toMatchObject({ id, items: { [key('a')]: { value: '2', version: 'v2' } } });
+      expect(await received(appUrl, `/configuration/cfg/${key('b')}`)).toHaveLength(0);
+
+      const unsub = await getJson(`${sidecar.url}/v1.0/configuration/cfg/${id}/unsubscribe`);
+      expect(unsub).toEqual({ status: 200, body: { ok: true } });
+      // A new subscription (alpha1 route, every key) gets later writes; the old id gets none.
+      const sub2 = await getJson(`${sidecar.url}/v1.0-alpha1/configuration/cfg/subscribe`);
+      const id2 = (sub2.body as { id: string }).id;
+      await backend.write(key('a'), '3', 'v3');
+      await eventually(async () => (await received(appUrl, path)).some((r) => JSON.parse(r.body).id === id2), 10_000, 20);
+      expect((await received(appUrl, path)).filter((r) => JSON.parse(r.body).id === id).map((r) => JSON.parse(r.body).items[key('a')].value)).toEqual(['2']);
+      await backend.remove(key('b'));
+      await eventually(async () => (await received(appUrl, `/configuration/cfg/${key('b')}`)).some((r) => JSON.parse(r.body).id === id2), 10_000, 20);
+      expect((await getJson(`${sidecar.url}/v1.0-alpha1/configuration/cfg/${id2}/unsubscribe`)).body).toEqual({ ok: true });
+    });
+
+    it('answers an unknown subscription id with Dapr unsubscribe failure body', async (ctx) => {
+      if (!available) return ctx.skip();
+      const r = await getJson(`${sidecar.url}/v1.0/configuration/cfg/no-such-id/unsubscribe`);
+      expect(r.status).toBe(500);
+      expect(Object.keys(r.body as object)).toEqual(['message']);
+      expect((r.body as { message: string }).message).toContain('failed to unsubscribe to configuration request no-such-id');
+    });
+
+    it('answers ERR_CONFIGURATION_STORE_NOT_FOUND for an unknown store and lists the store in metadata', async (ctx) => {
+      if (!available) return ctx.skip();
+      for (const path of ['/v1.0/configuration/nope', '/v1.0/configuration/nope/subscribe', '/v1.0-alpha1/configuration/nope?key=a']) {
+        const r = await getJson(`${sidecar.url}${path}`);
+        expect(r.status).toBe(400);
+        expect((r.body as { errorCode: string }).errorCode).toBe('ERR_CONFIGURATION_STORE_NOT_FOUND');
+      }
+      const meta = (await getJson(`${sidecar.url}/v1.0/metadata`)).body as { components: Array<{ name: string; type: string; version: string; capabilities: string[] }> };
+      expect(meta.components).toContainEqual({ name: 'cfg', type: store.type, version: 'v1', capabilities: [] });
+    });
+  });
+}
+
+describe('configuration without an app or without stores', () => {
+  it('refuses subscribe without an app channel and answers ERR_CONFIGURATION_STORE_NOT_CONFIGURED without stores', async () => {
+    const file = join(tempDir('bulwark-cfg-'), 'c.db');
+    const withStore = await startSidecar({ appId: 'cfg-noapp', resources: { 'cfg.yaml': yamlOf('configuration.sqlite', `\n  - name: connectionString\n    value: "${file}"`) } });
+    const sub = await getJson(`${withStore.url}/v1.0/configuration/cfg/subscribe?key=a`);
+    expect(sub.status).toBe(500);
+    expect((sub.body as { errorCode: string }).errorCode).toBe('ERR_APP_CHANNEL_NIL');
+    expect((await getJson(`${withStore.url}/v1.0/configuration/cfg?key=a`)).status).toBe(204);
+    const none = await startSidecar({ appId: 'cfg-none' });
+    const r = await getJson(`${none.url}/v1.0/configuration/cfg?key=a`);
+    expect(r.status).toBe(500);
+    expect((r.body as { errorCode: string }).errorCode).toBe('ERR_CONFIGURATION_STORE_NOT_CONFIGURED');
+  });
+});
