@@ -11,6 +11,11 @@ export interface RunOptions<T> {
    * is returned, not thrown, so the caller can relay it as-is.
    */
   failureStatus?(result: T): number | undefined;
+  /**
+   * The status code a thrown error carries (a pub/sub delivery the app answered with 500), so the
+   * retry policy's `matching` can decide; undefined (or no function) = retried whatever `matching` says.
+   */
+  errorStatus?(err: unknown): number | undefined;
   /** Releases a result the policy drops (a retried answer, or one that arrived after a timeout). */
   discard?(result: T): void;
   /** The operation cannot be replayed (a streamed body): one attempt, still under timeout and breaker. */

@@ -68,6 +68,7 @@ export class PolicyRunner implements CallPolicy {
         } catch (err) {
           failed = true;
           error = err;
+          code = options?.errorStatus?.(err);
           if (err instanceof PolicyError && err.reason === 'timeout') timedOut = true;
         }
         if (generation !== undefined) this.breaker!.after(generation, !failed);

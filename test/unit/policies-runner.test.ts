@@ -271,3 +271,24 @@ describe('runner: retry ⊃ breaker ⊃ timeout', () => {
     expect(s.calls()).toBe(1);
   });
 });
+
+describe('runner: status codes carried by errors', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('lets matching stop an error whose status the caller reports, and retries the rest', async () => {
+    class StatusError extends Error {
+      constructor(readonly statusCode: number) {
+        super(`app answered ${statusCode}`);
+      }
+    }
+    const r = retry({ httpStatusCodes: parseCodes('500-599', 100, 599) });
+    const errorStatus = (e: unknown): number | undefined => (e instanceof StatusError ? e.statusCode : undefined);
+    let n = 0;
+    const p = new PolicyRunner(undefined, r, undefined, undefined).run(() => Promise.reject(new StatusError(++n === 1 ? 503 : 409)), { errorStatus });
+    const assertion = expect(p).rejects.toThrow('app answered 409');
+    await vi.runAllTimersAsync();
+    await assertion;
+    expect(n).toBe(2);
+  });
+});
