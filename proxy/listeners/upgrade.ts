@@ -9,8 +9,9 @@ import { Exchange, type Handler } from '../../core/http.js';
 const HEADS = new WeakMap<IncomingMessage, Buffer>();
 const TAKEN = new WeakSet<IncomingMessage>();
 
+/** An upgrade request handed over as a socket (not CONNECT, which the forward proxy handles). */
 export function isUpgrade(req: IncomingMessage): boolean {
-  return req.headers.upgrade !== undefined && HEADS.has(req);
+  return req.headers.upgrade !== undefined && req.method !== 'CONNECT' && HEADS.has(req);
 }
 
 /** Detaches the client socket from its ServerResponse; returns it and the bytes read past the head. */
@@ -24,9 +25,9 @@ export function takeOverSocket(ex: Exchange): { socket: Duplex; head: Buffer } {
 export class UpgradeTracker {
   private readonly sockets = new Set<Duplex>();
 
-  /** Serves `server`'s upgrade requests through `handler`. */
+  /** Serves `server`'s upgrade and CONNECT requests through `handler`. */
   serve(server: Server, handler: Handler, maxBodyBytes: number): void {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const onTakeover = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       HEADS.set(req, head);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -39,7 +40,9 @@ export class UpgradeTracker {
         if (!TAKEN.has(req)) socket.end();
       });
       handler(new Exchange(req, res, maxBodyBytes)).catch(() => socket.destroy());
-    });
+    };
+    server.on('upgrade', onTakeover);
+    server.on('connect', onTakeover);
   }
 
   track(socket: Duplex): void {

@@ -1,6 +1,7 @@
 // Apps and sidecars for the service-invocation suites: the plain fixture app
 // (test/fixtures/invoke-app.mjs) on a free port, and a `bulwark sidecar` beside it, all sharing
 // one BULWARK_HOME so the local registry finds them.
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, startProcess, startSidecar, type Proc, type SidecarProc } from './processes.js';
 
@@ -35,4 +36,16 @@ export async function startMember(appId: string, home: string, opts: { name?: st
   const m = await sidecar.waitFor(/internal \(sidecar-to-sidecar\) listening on [^:\s]+:(\d+)/);
   await sidecar.waitFor(/application discovered/);
   return { app, sidecar, internalPort: Number(m[1]) };
+}
+
+/** A free TCP port on loopback, for ports that must be known before a process starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
 }
