@@ -2,5 +2,5 @@
 // policy-wrapped store handle, key helpers, and the service that finds the actor state store.
 export * from './component.js';
 export { KeyPrefixer, KEY_SEPARATOR, actorStateKey, originalKey } from './keys.js';
-export { StateService } from './service.js';
+export { StateService, type SaveItem } from './service.js';
 export { StoreHandle } from './store-handle.js';

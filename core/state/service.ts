@@ -6,7 +6,7 @@ import { DaprError } from '../errors.js';
 import { isTruthy } from '../../resources/decode.js';
 import {
   ETagError, StateFeature, type BulkGetItem, type Concurrency, type Consistency, type GetResponse, type QueryResponse,
-  type StateOptions, type StateStore, type TransactionOperation,
+  type StateOptions, type StateStore, type StateValue, type TransactionOperation,
 } from './component.js';
 import { KeyPrefixer, originalKey } from './keys.js';
 import { parseStateQuery } from './query.js';
@@ -20,8 +20,8 @@ interface StoreEntry {
 /** One item of a save request, as decoded from the body. */
 export interface SaveItem {
   key: string;
-  /** JSON text of the value ('null' when absent). */
-  value: string;
+  /** JSON text of the value ('null' when absent), or bytes from a gRPC caller. */
+  value: StateValue;
   etag?: string | undefined;
   metadata: Record<string, string>;
   options: StateOptions;
