@@ -168,7 +168,7 @@ export class Invoker {
       }
       return this.spliceUpgrade(ex, upstream, fullPath, url.host, headers);
     }
-    const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls } : undefined;
+    const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls, owner: endpoint.name } : undefined;
     const up: UpstreamResponse = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex.req, raw, async (body, signal) => {
       try {
         return await this.ctx.upstreams.request(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);

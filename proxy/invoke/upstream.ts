@@ -29,6 +29,8 @@ export interface PoolSettings {
   connections: number;
   /** Client TLS for https origins (HTTPEndpoint clientTLS; later the sidecars' mTLS). */
   tls?: ConnectionOptions;
+  /** Who owns these settings (an HTTPEndpoint name): its pool is never shared with other callers of the same origin. */
+  owner?: string;
 }
 
 export class Upstreams {
@@ -37,7 +39,8 @@ export class Upstreams {
   constructor(private readonly defaults: PoolSettings) {}
 
   private pool(origin: string, settings: PoolSettings | undefined): Pool {
-    let pool = this.pools.get(origin);
+    const key = settings?.owner ? `${origin}#${settings.owner}` : origin;
+    let pool = this.pools.get(key);
     if (!pool) {
       const s = settings ?? this.defaults;
       pool = new Pool(origin, {
@@ -49,7 +52,7 @@ export class Upstreams {
         bodyTimeout: 0,
         ...(s.tls ? { connect: s.tls } : {}),
       });
-      this.pools.set(origin, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }
