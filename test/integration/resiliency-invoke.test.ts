@@ -99,6 +99,16 @@ targets:
     expect((await hits('/c-body')).bodies).toEqual([payload, payload, payload]);
   });
 
+  it('sends a body too large to buffer once, streamed, even when the answer fails', async () => {
+    await plan('/c-large', [{ status: 500 }]);
+    const payload = 'x'.repeat(100 * 1024);
+    const r = await call(sc, '/c-large', { method: 'POST', body: payload, headers: { 'content-type': 'text/plain' } });
+    expect(r.status).toBe(500);
+    const h = await hits('/c-large');
+    expect(h.count).toBe(1);
+    expect(h.bodies[0]!.length).toBe(payload.length);
+  });
+
   it('treats 3xx as success, not as a failure to retry', async () => {
     await plan('/c-redirect', [], { status: 304 });
     const r = await fetch(`${sc.url}/v1.0/invoke/flaky/method/c-redirect`);
