@@ -375,3 +375,37 @@ targets:
     expect((await hits('/h-merged')).count).toBe(1);
   });
 });
+
+describe('policies on the calling sidecar for another app', () => {
+  it('retries and times out calls to a remote app id on the caller side', async () => {
+    const home = tempDir('bulwark-home-');
+    const callee = await startSidecar({ appId: 'flaky', home, args: ['--app-port', String(appPort)] });
+    await eventually(async () => (await fetch(`${callee.url}/v1.0/healthz`)).status === 204);
+    const caller = await startSidecar({
+      appId: 'caller',
+      home,
+      resources: {
+        'resiliency.yaml': resiliency('caller-policies', `
+policies:
+  timeouts: { fast: 150ms }
+  retries: { three: { policy: constant, duration: 20ms, maxRetries: 3 } }
+targets:
+  apps:
+    flaky: { timeout: fast, retry: three }
+`),
+      },
+    });
+    await plan('/r-fail3', [{ status: 500 }, { status: 502 }, { status: 503 }]);
+    const r = await call(caller, '/r-fail3');
+    expect(r.status).toBe(200);
+    expect(r.body.attempt).toBe(4);
+    await plan('/r-slow', [], { status: 200, delayMs: 3000 });
+    const slow = await call(caller, '/r-slow');
+    expect(slow.body).toEqual({ errorCode: 'ERR_DIRECT_INVOKE', message: 'failed to invoke, id: flaky, err: context deadline exceeded' });
+    expect((await hits('/r-slow')).count).toBe(4);
+    // The callee's own sidecar has no policy: a direct call there is one attempt.
+    await plan('/r-direct', [{ status: 500 }]);
+    expect((await call(callee, '/r-direct')).status).toBe(500);
+    expect((await hits('/r-direct')).count).toBe(1);
+  });
+});
