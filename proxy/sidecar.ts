@@ -27,12 +27,13 @@ import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
 import { baggageLayer } from './layers/baggage.js';
 import { metricsLayer } from './layers/metrics.js';
-import { traceLayer } from './layers/trace.js';
+import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
 import { HttpListener } from './listeners/http-server.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
 import type { SidecarOptions } from './options.js';
 import { Router } from './router.js';
+import { startSecurity } from './security.js';
 
 export const RUNTIME_VERSION = '0.1.0';
 
@@ -163,6 +164,7 @@ export class Sidecar {
       setExtended: (k, v) => (self ? self.setExtended(k, v) : extended.set(k, v)),
       shutdown: (force) => self?.requestShutdown(force),
     };
+    const security = await startSecurity(options, configuration, logger);
     const invocation = await InvocationService.create({
       appId: options.appId,
       namespace: options.namespace,
@@ -171,6 +173,7 @@ export class Sidecar {
       hostAddress: options.env.DAPR_HOST_IP || (options.listenAddress === '0.0.0.0' ? '127.0.0.1' : options.listenAddress),
       internalPort: options.internalPort,
       publicPort: options.publicPort,
+      security: security.inbound,
       maxBodyBytes: options.maxBodyBytes,
       gracefulShutdownMs: options.gracefulShutdownMs,
       appApiToken: options.appApiToken,
@@ -181,6 +184,7 @@ export class Sidecar {
       components,
       env: options.env,
       logger,
+      inboundLayers: [inboundTraceLayer(telemetry, options.appId)],
     });
     const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
     const router = new Router(routes, invocation.invoker.fallback);

@@ -4,6 +4,7 @@
 // context (invocation, publish) continues this span. The response carries the span's
 // `traceparent` unless the handler sets one (a relayed callee's). Absent when samplingRate is "0":
 // then the app's headers pass through untouched. Health checks are never traced.
+import type { Socket } from 'node:net';
 import type { Exchange, Layer } from '../../core/http.js';
 import type { Span } from '../../core/telemetry.js';
 import type { SidecarTelemetry } from '../../telemetry/sidecar-telemetry.js';
@@ -22,20 +23,22 @@ export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
     else delete headers.tracestate;
     ex.res.setHeader('traceparent', traceparent);
     if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
+    // The socket is detached from the request once the response is done; keep it for the span.
+    const socket = ex.req.socket;
     try {
       await next(ex);
     } catch (err) {
       span.recordError(err);
       throw err;
     } finally {
-      if (span.isRecording) describe(span, ex);
+      if (span.isRecording) describe(span, ex, socket);
       span.end();
     }
   };
 }
 
 /** Names and attributes as Dapr's HTTP API sets them (computed for sampled spans only). */
-function describe(span: Span, ex: Exchange): void {
+function describe(span: Span, ex: Exchange, socket: Socket | null): void {
   const req = ex.req;
   const method = req.method ?? 'GET';
   const status = ex.res.statusCode;
@@ -44,9 +47,9 @@ function describe(span: Span, ex: Exchange): void {
   span.setAttribute('dapr.status_code', status);
   span.setAttribute('http.request.method', method);
   span.setAttribute('url.full', req.url ?? ex.path);
-  const addr = req.socket.remoteAddress;
+  const addr = socket?.remoteAddress;
   if (addr) span.setAttribute('server.address', addr);
-  if (req.socket.remotePort) span.setAttribute('server.port', req.socket.remotePort);
+  if (socket?.remotePort) span.setAttribute('server.port', socket.remotePort);
   for (const k in req.headers) {
     if (k.startsWith('dapr-')) {
       const v = req.headers[k];
@@ -119,4 +122,39 @@ function decodeSafe(s: string): string {
   } catch {
     return s;
   }
+}
+
+/**
+ * Tracing on the internal (sidecar-to-sidecar) and public listeners: a SERVER span
+ * `CallLocal/<appId>/<method>`, child of the caller's context. The app receives this span as its
+ * parent (the caller app's own `traceparent` is replaced); the response is left alone so the
+ * calling sidecar answers its app with its own API span, as Dapr does.
+ */
+export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): Layer | null {
+  const tracer = telemetry.tracer;
+  if (!tracer) return null;
+  return (next) => async (ex) => {
+    const headers = ex.req.headers;
+    const method = ex.path.replace(/^\/+/, '');
+    const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+    telemetry.bindSpan(ex.req, span);
+    headers.traceparent = span.traceparent!;
+    if (span.tracestate) headers.tracestate = span.tracestate;
+    else delete headers.tracestate;
+    try {
+      await next(ex);
+    } catch (err) {
+      span.recordError(err);
+      throw err;
+    } finally {
+      if (span.isRecording) {
+        span.setAttribute('dapr.protocol', 'http');
+        span.setAttribute('rpc.service', 'ServiceInvocation');
+        span.setAttribute('dapr.invoke_method', method);
+        span.setAttribute('dapr.status_code', ex.res.statusCode);
+        span.setHttpStatus(ex.res.statusCode);
+      }
+      span.end();
+    }
+  };
 }
