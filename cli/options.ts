@@ -37,6 +37,9 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'scheduler-host-address': { type: 'string' },
   'enable-mtls': { type: 'boolean' },
   'sentry-address': { type: 'string' },
+  'public-tls-cert-file': { type: 'string' },
+  'public-tls-key-file': { type: 'string' },
+  'public-tls-client-ca-file': { type: 'string' },
   'unix-domain-socket': { type: 'string', short: 'u' },
 };
 
@@ -143,7 +146,34 @@ export function buildSidecarOptions(input: BuildInput): SidecarOptions {
   if (env.DAPR_API_TOKEN) opts.apiToken = env.DAPR_API_TOKEN;
   if (env.APP_API_TOKEN) opts.appApiToken = env.APP_API_TOKEN;
   if (env.NAMESPACE) opts.namespace = env.NAMESPACE;
+  const mtls = mtlsOptions(bool('enable-mtls'), str('sentry-address'), env);
+  if (mtls) opts.mtls = mtls;
+  const certFile = str('public-tls-cert-file');
+  const keyFile = str('public-tls-key-file');
+  const clientCa = str('public-tls-client-ca-file');
+  if (certFile || keyFile || clientCa) {
+    if (!certFile || !keyFile) throw new UsageError('--public-tls-cert-file and --public-tls-key-file go together');
+    if (opts.publicPort === undefined) throw new UsageError('--public-tls-cert-file needs --public-port');
+    opts.publicTls = { certFile: resolve(input.cwd, certFile), keyFile: resolve(input.cwd, keyFile), ...(clientCa ? { clientCaFile: resolve(input.cwd, clientCa) } : {}) };
+  }
   return opts;
+}
+
+/** mTLS settings from the flag and daprd's environment variables (undefined: nothing set). */
+function mtlsOptions(enabled: boolean, sentryAddress: string | undefined, env: Readonly<Record<string, string | undefined>>): SidecarOptions['mtls'] {
+  const m: NonNullable<SidecarOptions['mtls']> = {
+    enabled,
+    controlPlaneTrustDomain: env.DAPR_CONTROLPLANE_TRUST_DOMAIN || 'localhost',
+    controlPlaneNamespace: env.DAPR_CONTROLPLANE_NAMESPACE || 'default',
+  };
+  const address = sentryAddress ?? env.DAPR_SENTRY_ADDRESS;
+  if (address) m.sentryAddress = address;
+  if (env.DAPR_TRUST_ANCHORS) m.trustAnchors = env.DAPR_TRUST_ANCHORS;
+  if (env.DAPR_CERT_CHAIN) m.certChain = env.DAPR_CERT_CHAIN;
+  if (env.DAPR_CERT_KEY) m.certKey = env.DAPR_CERT_KEY;
+  if (env.DAPR_SENTRY_TOKEN_FILE) m.sentryTokenFile = env.DAPR_SENTRY_TOKEN_FILE;
+  if (env.SENTRY_LOCAL_IDENTITY) m.localIdentity = env.SENTRY_LOCAL_IDENTITY;
+  return m;
 }
 
 /** Kubernetes quantities as Dapr's --max-body-size takes them: 4Mi, 512Ki, 1G, 100. */

@@ -9,7 +9,37 @@ export interface AppHealthOptions {
   threshold: number;
 }
 
+/** Sidecar-to-sidecar mutual TLS (--enable-mtls and the env vars daprd reads). */
+export interface MtlsOptions {
+  /** --enable-mtls; Configuration spec.mtls.enabled turns it on too. */
+  enabled: boolean;
+  /** --sentry-address host:port (default localhost:50001 when mTLS is on). */
+  sentryAddress?: string;
+  /** DAPR_TRUST_ANCHORS (PEM); else BULWARK_HOME/certs/ca.crt. */
+  trustAnchors?: string;
+  /** DAPR_CERT_CHAIN / DAPR_CERT_KEY: used only when they hold a workload SVID, never an issuer. */
+  certChain?: string;
+  certKey?: string;
+  /** DAPR_SENTRY_TOKEN_FILE; else BULWARK_HOME/certs/sentry.token when present. */
+  sentryTokenFile?: string;
+  /** SENTRY_LOCAL_IDENTITY: the id asked for instead of the app id. */
+  localIdentity?: string;
+  /** DAPR_CONTROLPLANE_TRUST_DOMAIN (default localhost) and DAPR_CONTROLPLANE_NAMESPACE (default default). */
+  controlPlaneTrustDomain: string;
+  controlPlaneNamespace: string;
+}
+
+/** HTTPS on the public fronting listener (bulwark's flags; Dapr has no public TLS). */
+export interface PublicTlsOptions {
+  certFile: string;
+  keyFile: string;
+  /** Client certificates are required and must chain to these anchors. */
+  clientCaFile?: string;
+}
+
 export interface SidecarOptions {
+  mtls?: MtlsOptions;
+  publicTls?: PublicTlsOptions;
   appId: string;
   /** 0 or undefined: no app channel. */
   appPort?: number;

@@ -90,9 +90,11 @@ export class MtlsContext {
   }
 
   /** Keeps the server's context current across rotations. */
-  attach(server: Server): void {
-    this.servers.add(server);
-    server.once('close', () => this.servers.delete(server));
+  attach(server: NodeJS.EventEmitter): void {
+    const tls = server as Server;
+    if (typeof tls.setSecureContext !== 'function') throw new Error('attach: not a TLS server');
+    this.servers.add(tls);
+    tls.once('close', () => this.servers.delete(tls));
   }
 
   onRotate(fn: (c: Credentials) => void): void {

@@ -8,6 +8,7 @@ import type { Logger } from '../../core/component.js';
 import { DaprError } from '../../core/errors.js';
 import type { Exchange, Handler, Route } from '../../core/http.js';
 import type { PolicyProvider } from '../../core/policy.js';
+import type { MtlsContext } from '../../security/tls.js';
 import type { AppChannel } from '../app-channel.js';
 import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
 import type { NameResolver, PeerAddress } from '../naming/resolver.js';
@@ -18,7 +19,7 @@ import { deliverToApp, requestApp } from './inbound.js';
 import { invokeUnderPolicy } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
-import { relay, type Upstreams, type UpstreamResponse } from './upstream.js';
+import { relay, type PoolSettings, type Upstreams, type UpstreamResponse } from './upstream.js';
 
 export interface InvokeContext {
   appId: string;
@@ -37,6 +38,8 @@ export interface InvokeContext {
   tunnels: UpgradeTracker;
   proxyRules: ForwardProxyRules;
   logger: Logger;
+  /** Our SVID for calls to peer sidecars (mutual TLS); undefined: plaintext. */
+  peerTls?: MtlsContext | undefined;
 }
 
 const VERBS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
@@ -72,6 +75,21 @@ export class Invoker {
     if (split && VERBS.includes(ex.req.method ?? '')) return this.invoke(ex, parseTarget(split.target), normaliseMethod(split.rawMethod, split.target));
     throw new DaprError('invokeNoAppId', NO_APP_ID);
   };
+
+  private readonly peerPools = new Map<string, PoolSettings>();
+
+  /** With mTLS, each peer app's pool checks that the server's SVID names that app. */
+  private peerSettings(appId: string, namespace: string): PoolSettings | undefined {
+    const tls = this.ctx.peerTls;
+    if (!tls) return undefined;
+    const key = `${appId}.${namespace}`;
+    let s = this.peerPools.get(key);
+    if (!s) {
+      s = { connections: 128, connect: tls.connector({ appId, namespace }) as PoolSettings['connect'] };
+      this.peerPools.set(key, s);
+    }
+    return s;
+  }
 
   private headerTarget(ex: Exchange): string | undefined {
     return ex.header(HEADER.appId) || basicAuthAppId(ex.header('authorization'));
@@ -115,9 +133,9 @@ export class Invoker {
       let lastErr: unknown;
       for (let i = 0; i < peers.length; i++) {
         const peer = peers[(first + i) % peers.length]!;
-        const origin = `http://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
+        const origin = `${this.ctx.peerTls ? 'https' : 'http'}://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
         try {
-          return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal });
+          return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
         } catch (err) {
           lastErr = err;
           if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && ex.req.readableDidRead)) break;
@@ -135,7 +153,8 @@ export class Invoker {
     for (let i = 0; i < peers.length; i++) {
       const peer = peers[(first + i) % peers.length]!;
       try {
-        const upstream = await dial(peer);
+        const tls = this.ctx.peerTls?.clientOptions({ appId: raw.split('.')[0]!, namespace: raw.split('.')[1] ?? this.ctx.namespace });
+        const upstream = await dial({ host: peer.host, port: peer.port, tls });
         return this.spliceUpgrade(ex, upstream, path, `${peer.host}:${peer.port}`, headers);
       } catch (err) {
         lastErr = err;

@@ -10,6 +10,8 @@ export const HEADER = {
   callerNamespace: 'dapr-caller-namespace',
   calleeAppId: 'dapr-callee-app-id',
   apiToken: 'dapr-api-token',
+  /** Set only by the callee's mTLS layer from the verified peer certificate. */
+  callerSpiffeId: 'dapr-caller-spiffe-id',
 } as const;
 
 const HOP_BY_HOP = new Set([
@@ -45,6 +47,7 @@ export function inboundHeaders(incoming: IncomingHttpHeaders, trustCaller: boole
     delete out[HEADER.callerAppId];
     delete out[HEADER.callerNamespace];
     delete out[HEADER.calleeAppId];
+    delete out[HEADER.callerSpiffeId];
   }
   return out;
 }
@@ -60,6 +63,7 @@ export function stampCaller(
   if (caller.namespace) out[HEADER.callerNamespace] = caller.namespace;
   else delete out[HEADER.callerNamespace];
   out[HEADER.calleeAppId] = callee;
+  delete out[HEADER.callerSpiffeId]; // only the callee's mTLS layer may state it
   const ip = clientAddress ?? caller.host;
   out['x-forwarded-for'] = appendList(out['x-forwarded-for'], ip);
   out['x-forwarded-host'] = appendList(out['x-forwarded-host'], caller.host);

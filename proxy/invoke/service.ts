@@ -9,6 +9,7 @@
 // peer certificate into the caller identity) and `aclLayer`; tracing and metrics layers go
 // into `extra`.
 import type { Server } from 'node:http';
+import type { TlsOptions } from 'node:tls';
 import type { ComponentSet } from '../../core/block.js';
 import type { Logger } from '../../core/component.js';
 import { stack, type Handler, type Layer } from '../../core/http.js';
@@ -16,6 +17,7 @@ import type { PolicyProvider } from '../../core/policy.js';
 import type { SecretStore } from '../../core/secrets/component.js';
 import type { Configuration } from '../../resources/configuration.js';
 import type { ResourceSet } from '../../resources/types.js';
+import type { MtlsContext } from '../../security/tls.js';
 import type { AppChannel } from '../app-channel.js';
 import { rescueLayer } from '../layers/rescue.js';
 import { HttpListener } from '../listeners/http-server.js';
@@ -33,6 +35,10 @@ export interface InboundSecurity {
   mtls: Layer | null;
   /** Access control on the called side (Configuration spec.accessControl). */
   aclLayer: Layer | null;
+  /** Mutual TLS of the internal listener and of calls to peers (absent: plaintext). */
+  internalTls?: MtlsContext;
+  /** HTTPS on the public listener. */
+  publicTls?: TlsOptions;
 }
 
 export interface InvocationOptions {
@@ -102,6 +108,7 @@ export class InvocationService {
       upstreams,
       tunnels,
       proxyRules: ForwardProxyRules.from(o.configuration),
+      peerTls: o.security?.internalTls,
       logger: o.logger,
     });
     return new InvocationService(o, resolver, invoker, upstreams, tunnels);
@@ -127,13 +134,13 @@ export class InvocationService {
       sec.aclLayer, // may this caller call this operation
       ...extra,
     ]);
-    // TODO(security issue): mutual TLS on this listener.
-    this.internal = new HttpListener(internalHandler, o.maxBodyBytes);
+    this.internal = new HttpListener(internalHandler, o.maxBodyBytes, sec.internalTls?.serverOptions());
+    sec.internalTls?.attach(this.internal.server); // rotation swaps the context for new connections
     this.tunnels.serve(this.internal.server, internalHandler, o.maxBodyBytes);
     this.ports.internal = await this.internal.listen(o.internalPort, o.listenAddress, '--dapr-internal-grpc-port');
     if (o.publicPort !== undefined) {
       const publicHandler = stack(inboundHandler(this.delivery(), false), [rescueLayer(o.logger), sec.aclLayer, ...extra]);
-      this.publicListener = new HttpListener(publicHandler, o.maxBodyBytes);
+      this.publicListener = new HttpListener(publicHandler, o.maxBodyBytes, sec.publicTls);
       this.tunnels.serve(this.publicListener.server, publicHandler, o.maxBodyBytes);
       try {
         this.ports.public = await this.publicListener.listen(o.publicPort, o.listenAddress, '--public-port');

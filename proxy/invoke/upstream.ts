@@ -31,6 +31,8 @@ export interface PoolSettings {
   tls?: ConnectionOptions;
   /** Who owns these settings (an HTTPEndpoint name): its pool is never shared with other callers of the same origin. */
   owner?: string;
+  /** A connector that builds each connection itself (the sidecars' mTLS: credentials rotate). */
+  connect?: Pool.Options['connect'];
 }
 
 export class Upstreams {
@@ -50,7 +52,7 @@ export class Upstreams {
         // Streams may be long (SSE, large uploads): no idle timeouts on bodies or headers.
         headersTimeout: 0,
         bodyTimeout: 0,
-        ...(s.tls ? { connect: s.tls } : {}),
+        ...(s.connect ? { connect: s.connect } : s.tls ? { connect: s.tls } : {}),
       });
       this.pools.set(key, pool);
     }

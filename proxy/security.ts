@@ -1,0 +1,103 @@
+// The sidecar's security wiring, built once at start-up: the access control list, the
+// workload certificate (from the sentry, or static SVID files) with its renewal, and the TLS
+// of the internal and public listeners. The composition root passes `inbound` to invocation.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import type { TlsOptions } from 'node:tls';
+import type { Logger } from '../core/component.js';
+import type { Configuration } from '../resources/configuration.js';
+import { isTruthy } from '../resources/decode.js';
+import { ResourceError } from '../resources/resource-error.js';
+import { AclError, parseAccessControl } from '../security/acl.js';
+import { CA_FILES } from '../security/ca.js';
+import { DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN } from '../security/identity.js';
+import { DEFAULT_SENTRY_PORT } from '../security/sentry-protocol.js';
+import { requestCertificate } from '../security/sentry-client.js';
+import type { MtlsContext } from '../security/tls.js';
+import { WorkloadCertificate } from '../security/workload.js';
+import type { InboundSecurity } from './invoke/service.js';
+import { aclLayer } from './layers/acl.js';
+import { mtlsIdentityLayer } from './layers/mtls-identity.js';
+import type { SidecarOptions } from './options.js';
+
+export const SENTRY_TOKEN_FILE = 'sentry.token';
+
+export interface SidecarSecurity {
+  inbound: InboundSecurity;
+  /** Our workload identity for calls to peers (undefined: plaintext). */
+  peer: MtlsContext | undefined;
+  close(): void;
+}
+
+export async function startSecurity(options: SidecarOptions, configuration: Configuration, logger: Logger): Promise<SidecarSecurity> {
+  const configFile = configuration.files.at(-1) ?? '(configuration)';
+  let parsed;
+  try {
+    parsed = parseAccessControl(configuration.accessControl, options.appProtocol === 'http');
+  } catch (err) {
+    if (err instanceof AclError) throw new ResourceError(configFile, 0, err.field, err.message);
+    throw err;
+  }
+  for (const w of parsed.warnings) logger.warn(w);
+  const workload = await startWorkload(options, configuration, parsed.acl?.trustDomain ?? DEFAULT_TRUST_DOMAIN, logger);
+  if (!workload && parsed.acl && parsed.acl.policies.size > 0) {
+    logger.warn('accessControl has policies but mTLS is off: callers have no verified identity, so only the global defaultAction applies (as in Dapr)');
+  }
+  if (!workload) logger.info('mTLS is off: the internal sidecar-to-sidecar port is plaintext and unauthenticated (keep it on loopback, or use --enable-mtls)');
+  const ctx = workload?.context;
+  const inbound: InboundSecurity = {
+    mtls: ctx ? mtlsIdentityLayer() : null,
+    aclLayer: aclLayer(parsed.acl, options.appId),
+    ...(ctx ? { internalTls: ctx } : {}),
+    ...(options.publicTls ? { publicTls: publicTls(options.publicTls) } : {}),
+  };
+  return { inbound, peer: ctx, close: () => workload?.close() };
+}
+
+async function startWorkload(options: SidecarOptions, configuration: Configuration, trustDomain: string, logger: Logger): Promise<WorkloadCertificate | undefined> {
+  const m = options.mtls;
+  // Dapr's CLI turns `spec.mtls.enabled: true` into --enable-mtls --sentry-address localhost:50001.
+  const e = configuration.mtls.enabled;
+  const byConfig = e === true || (typeof e === 'string' && isTruthy(e));
+  if (!m?.enabled && !byConfig) return undefined;
+  const certsDir = join(options.homeDir, 'certs');
+  const anchorsFile = join(certsDir, CA_FILES.anchors);
+  const anchors = m?.trustAnchors ?? (existsSync(anchorsFile) ? readFileSync(anchorsFile, 'utf8') : undefined);
+  if (!anchors) throw new Error(`mTLS is on but there are no trust anchors: set DAPR_TRUST_ANCHORS or run \`bulwark cert init\` (writes ${anchorsFile})`);
+  const log = { info: (s: string) => logger.info(s), warn: (s: string) => logger.warn(s) };
+  if (m?.certChain && m.certKey) {
+    const leaf = new X509Certificate(m.certChain);
+    if (!leaf.ca) return WorkloadCertificate.start({ certChain: m.certChain, key: m.certKey, anchors }, log);
+    logger.warn('DAPR_CERT_CHAIN/DAPR_CERT_KEY hold a CA (issuer) certificate: ignored, a sidecar never holds an issuer key; asking the sentry instead (Dapr >= 1.12 does the same)');
+  }
+  const address = m?.sentryAddress ?? (typeof configuration.mtls.sentryAddress === 'string' ? configuration.mtls.sentryAddress : `localhost:${DEFAULT_SENTRY_PORT}`);
+  const tokenFile = m?.sentryTokenFile ?? join(certsDir, SENTRY_TOKEN_FILE);
+  const secret = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
+  if (m?.sentryTokenFile && secret === undefined) throw new Error(`DAPR_SENTRY_TOKEN_FILE ${m.sentryTokenFile} does not exist`);
+  const request = (): ReturnType<typeof requestCertificate> =>
+    requestCertificate({
+      address,
+      anchors,
+      controlPlaneTrustDomain: m?.controlPlaneTrustDomain ?? 'localhost',
+      controlPlaneNamespace: m?.controlPlaneNamespace ?? DEFAULT_NAMESPACE,
+      id: m?.localIdentity ?? options.appId,
+      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      trustDomain,
+      secret,
+    });
+  return WorkloadCertificate.start(request, log);
+}
+
+function publicTls(p: NonNullable<SidecarOptions['publicTls']>): TlsOptions {
+  const read = (f: string, what: string): string => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (err) {
+      throw new Error(`public TLS ${what} ${f}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const out: TlsOptions = { cert: read(p.certFile, 'certificate'), key: read(p.keyFile, 'key'), minVersion: 'TLSv1.2' };
+  if (p.clientCaFile) Object.assign(out, { ca: read(p.clientCaFile, 'client CA'), requestCert: true, rejectUnauthorized: true });
+  return out;
+}
