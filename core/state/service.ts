@@ -8,6 +8,7 @@ import {
   ETagError, StateFeature, type BulkGetItem, type Concurrency, type Consistency, type GetResponse, type QueryResponse,
   type StateOptions, type StateStore, type StateValue, type TransactionOperation,
 } from './component.js';
+import { encryptionFor, type StateEncryption } from './encryption.js';
 import { KeyPrefixer, originalKey } from './keys.js';
 import { parseStateQuery } from './query.js';
 import { StoreHandle } from './store-handle.js';
@@ -15,6 +16,8 @@ import { StoreHandle } from './store-handle.js';
 interface StoreEntry {
   handle: StoreHandle;
   keys: KeyPrefixer;
+  /** Set when the store has primaryEncryptionKey: values are encrypted before they reach it. */
+  enc: StateEncryption | undefined;
 }
 
 /** One item of a save request, as decoded from the body. */
@@ -33,14 +36,15 @@ export class StateService {
   /** The store that holds actor state (metadata `actorStateStore: true`), if any. */
   readonly actorStore: StoreHandle | undefined;
 
-  constructor(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'policies' | 'telemetry'>) {
+  constructor(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'resources' | 'policies' | 'telemetry'>) {
     this.appId = ctx.appId;
     let actorStore: StoreHandle | undefined;
     for (const [name, loaded] of ctx.components.loaded('state')) {
       const store = loaded.instance as StateStore;
       const handle = new StoreHandle(name, store, ctx.policies, ctx.telemetry);
       const keys = new KeyPrefixer(name, meta(loaded.metadata, 'keyPrefix'), ctx.appId, ctx.namespace);
-      this.stores.set(name, { handle, keys });
+      const enc = encryptionFor(loaded, ctx.resources.components.find((c) => c.name === name));
+      this.stores.set(name, { handle, keys, enc });
       if (isTruthy(meta(loaded.metadata, 'actorStateStore'))) {
         if (actorStore) throw new Error(`detected duplicate actor state store: ${actorStore.name} and ${name}`);
         if (!handle.supportsETag || !handle.supportsTransactions) {
@@ -70,17 +74,19 @@ export class StateService {
   }
 
   async get(storeName: string, key: string, metadata: Record<string, string>, consistency: string | null): Promise<GetResponse | undefined> {
-    const { handle, keys } = this.entry(storeName);
+    const { handle, keys, enc } = this.entry(storeName);
     const req = { key: keys.storeKey(key), metadata, consistency: (consistency || undefined) as Consistency | undefined };
     try {
-      return await handle.get(req);
+      const r = await handle.get(req);
+      if (r && enc) r.data = enc.decrypt(r.data);
+      return r;
     } catch (err) {
       throw new DaprError('stateGet', `fail to get ${key} from state store ${storeName}: ${messageOf(err)}`, { cause: err });
     }
   }
 
   async bulkGet(storeName: string, userKeys: readonly string[], metadata: Record<string, string>, parallelism: number): Promise<BulkGetItem[]> {
-    const { handle, keys } = this.entry(storeName);
+    const { handle, keys, enc } = this.entry(storeName);
     if (userKeys.length === 0) return [];
     const reqs = userKeys.map((k) => ({ key: keys.storeKey(k), metadata }));
     let items: BulkGetItem[];
@@ -90,15 +96,27 @@ export class StateService {
       throw new DaprError('stateBulkGet', messageOf(err), { cause: err });
     }
     // Stores answer in request order; the key Dapr returns is the second `||` segment.
-    for (const it of items) it.key = originalKey(it.key);
+    for (const it of items) {
+      it.key = originalKey(it.key);
+      if (enc && it.data !== undefined && !it.error) {
+        try {
+          it.data = enc.decrypt(it.data);
+        } catch (err) {
+          it.data = undefined;
+          it.etag = undefined;
+          it.metadata = undefined;
+          it.error = messageOf(err);
+        }
+      }
+    }
     return items;
   }
 
   async save(storeName: string, items: readonly SaveItem[]): Promise<void> {
-    const { handle, keys } = this.entry(storeName);
+    const { handle, keys, enc } = this.entry(storeName);
     const reqs = items.map((it) => ({
       key: keys.storeKey(it.key),
-      value: it.value,
+      value: enc ? enc.encrypt(typeof it.value === 'string' ? Buffer.from(it.value) : it.value) : it.value,
       etag: it.etag,
       metadata: it.metadata,
       options: checkOptions(it.options, 'stateSave', storeName),
@@ -133,10 +151,14 @@ export class StateService {
   /** `ops` carry user keys; they are prefixed here. */
   async transaction(storeName: string, ops: TransactionOperation[], metadata: Record<string, string>): Promise<void> {
     this.checkTransactional(storeName);
-    const { handle, keys } = this.entry(storeName);
+    const { handle, keys, enc } = this.entry(storeName);
     if (ops.length === 0) return;
     for (const op of ops) {
       op.request.key = keys.storeKey(op.request.key);
+      if (enc && op.operation === 'upsert') {
+        const v = op.request.value;
+        op.request.value = enc.encrypt(typeof v === 'string' ? Buffer.from(v) : v);
+      }
       op.request.options = checkOptions(op.request.options, 'stateTransaction', storeName);
     }
     const max = handle.store.multiMaxSize ?? 0;
@@ -156,8 +178,9 @@ export class StateService {
 
   /** Refuses stores without the query API before the body is read. */
   checkQueryable(storeName: string): void {
-    const { handle } = this.entry(storeName);
+    const { handle, enc } = this.entry(storeName);
     if (!handle.supportsQuery) throw new DaprError('stateQueryNotSupported', 'state store does not support querying');
+    if (enc) throw new DaprError('stateQuery', `state store ${storeName} query failed: cannot query encrypted store`);
   }
 
   async query(storeName: string, text: string, metadata: Record<string, string>): Promise<QueryResponse> {
