@@ -5,6 +5,13 @@ import { createJetStreamPubSub } from './pubsub/jetstream.js';
 import { createMqttPubSub } from './pubsub/mqtt3.js';
 import { createRabbitMqPubSub } from './pubsub/rabbitmq.js';
 import { createRedisPubSub } from './pubsub/redis.js';
+import { createCronBinding } from './bindings/cron.js';
+import { createHttpBinding } from './bindings/http.js';
+import { createLocalStorageBinding } from './bindings/localstorage.js';
+import { createMqttBinding } from './bindings/mqtt3.js';
+import { createPostgresBinding } from './bindings/postgresql.js';
+import { createRabbitMqBinding } from './bindings/rabbitmq.js';
+import { createRedisBinding } from './bindings/redis.js';
 import { createPostgresConfigurationStore } from './configuration/postgresql.js';
 import { createRedisConfigurationStore } from './configuration/redis.js';
 import { createSqliteConfigurationStore } from './configuration/sqlite.js';
@@ -36,5 +43,12 @@ export function builtinComponents(): ComponentRegistry {
     .register('lock', ['lock.sqlite'], createSqliteLock)
     .register('configuration', ['configuration.redis'], createRedisConfigurationStore)
     .register('configuration', ['configuration.postgresql', 'configuration.postgres'], createPostgresConfigurationStore)
-    .register('configuration', ['configuration.sqlite'], createSqliteConfigurationStore);
+    .register('configuration', ['configuration.sqlite'], createSqliteConfigurationStore)
+    .register('bindings', ['bindings.cron'], createCronBinding)
+    .register('bindings', ['bindings.http'], createHttpBinding)
+    .register('bindings', ['bindings.localstorage'], createLocalStorageBinding)
+    .register('bindings', ['bindings.redis'], createRedisBinding)
+    .register('bindings', ['bindings.postgresql', 'bindings.postgres'], createPostgresBinding)
+    .register('bindings', ['bindings.rabbitmq'], createRabbitMqBinding)
+    .register('bindings', ['bindings.mqtt3', 'bindings.mqtt'], createMqttBinding);
 }

@@ -1,0 +1,59 @@
+// bindings.cron: calls the app on a schedule (see cron-schedule.ts) with an empty body and the
+// metadata timeZone and readTimeUTC; a failed call is logged, not replayed. The output
+// operation `delete` stops the schedule, as Dapr's does.
+import { meta, type ComponentContext } from '../../core/component.js';
+import { bindingFeatures, type Binding, type BindingEventHandler } from '../../core/bindings/component.js';
+import { goUtcString, parseSchedule } from './cron-schedule.js';
+
+const NAME = 'bindings.cron';
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export async function createCronBinding(ctx: ComponentContext): Promise<Binding> {
+  const spec = meta(ctx.metadata, 'schedule');
+  if (!spec?.trim()) throw new Error(`${NAME}: metadata "schedule" is required`);
+  let schedule;
+  try {
+    schedule = parseSchedule(spec);
+  } catch (err) {
+    throw new Error(`${NAME}: invalid schedule "${spec}" in metadata "schedule": ${(err as Error).message}`, { cause: err });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+
+  return {
+    features: bindingFeatures(meta(ctx.metadata, 'direction'), { input: true, output: true }),
+    async read(handler: BindingEventHandler) {
+      const arm = (due: number): void => {
+        if (stopped || !Number.isFinite(due)) return;
+        const wait = due - Date.now();
+        if (wait > MAX_TIMER_MS) {
+          timer = setTimeout(() => arm(due), MAX_TIMER_MS);
+          return;
+        }
+        timer = setTimeout(() => fire(due), Math.max(0, wait));
+      };
+      const fire = (due: number): void => {
+        if (stopped) return;
+        const now = Date.now();
+        ctx.logger.debug(`${NAME}: schedule fired`);
+        handler({ data: Buffer.alloc(0), metadata: { timeZone: schedule.zone, readTimeUTC: goUtcString(now) } }).catch((err: Error) =>
+          ctx.logger.warn(`${NAME}: the app did not take a tick: ${err.message}`),
+        );
+        arm(schedule.next(Math.max(now, due)));
+      };
+      arm(schedule.next(Date.now()));
+    },
+    operations: () => ['delete'],
+    async invoke() {
+      stop();
+      return { metadata: { schedule: spec, stopTimeUTC: goUtcString(Date.now()) } };
+    },
+    async close() {
+      stop();
+    },
+  };
+}
