@@ -3,9 +3,11 @@
 import { ResourceError } from '../resources/resource-error.js';
 import { RUNTIME_VERSION } from '../proxy/sidecar.js';
 import { UsageError } from './args.js';
+import { certMain } from './cert.js';
 import { initMain } from './init.js';
 import { listMain } from './list.js';
 import { runMain } from './run.js';
+import { sentryMain } from './sentry.js';
 import { stopMain } from './stop.js';
 
 const HELP = `bulwark ${RUNTIME_VERSION}: a Dapr-compatible sidecar
@@ -17,6 +19,9 @@ Usage:
   bulwark list [-o table|json]               list running sidecars
   bulwark stop --app-id <id> | -f <file>     stop apps
   bulwark init                               write default resources to BULWARK_HOME
+  bulwark cert init [--dir D]                create (or import) the CA for mTLS
+  bulwark cert issue --out P --dns localhost a certificate from that CA (HTTPS fronting, clients)
+  bulwark sentry [--port P]                  the CA service sidecars get certificates from
   bulwark version
 
 See README.md for every flag.
@@ -36,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
       return stopMain(rest, env);
     case 'init':
       return initMain(rest, env);
+    case 'cert':
+      return certMain(rest, env);
+    case 'sentry':
+      return sentryMain(rest, env);
     case 'version':
     case '--version':
       process.stdout.write(`${RUNTIME_VERSION}\n`);
