@@ -97,7 +97,11 @@ export async function createJetStreamPubSub(ctx: ComponentContext): Promise<PubS
   } catch (err) {
     throw new Error(`${NAME}: cannot connect to NATS at ${s.url}: ${(err as Error).message}`, { cause: err });
   }
-  const jsOpts = { domain: meta(md, 'domain') || undefined, apiPrefix: meta(md, 'apiPrefix') || undefined };
+  const jsOpts: { domain?: string; apiPrefix?: string } = {};
+  const domain = meta(md, 'domain')?.trim();
+  const apiPrefix = meta(md, 'apiPrefix')?.trim();
+  if (domain) jsOpts.domain = domain;
+  if (apiPrefix) jsOpts.apiPrefix = apiPrefix;
   const jsm = await nc.jetstreamManager(jsOpts);
   return new JetStreamPubSub(nc, nc.jetstream(jsOpts), jsm, s, ctx.logger);
 }

@@ -19,6 +19,9 @@ const PUBLISH_TIMEOUT = 20_000;
 const REDELIVER_DELAY = 1000;
 /** How long a message for a topic nobody subscribes to (yet) is held before it is dropped. */
 const UNCLAIMED_WAIT = 60_000;
+const noop = (): void => undefined;
+/** Tells the client not to send the PUBACK itself; see MqttPubSub.enqueue. */
+const ACK_DEFERRED = new Error('puback deferred until the handler resolves');
 
 /** Dapr's URL schemes (tcp://, ssl://) mapped to the ones the mqtt package knows. */
 function brokerUrl(raw: string): string {
@@ -75,9 +78,12 @@ class MqttPubSub implements PubSub {
   private readonly client: MqttClient;
   private readonly subs = new Set<Sub>();
   private readonly subscriptionAdded = new Set<() => void>();
-  /** Bumped on every (re)connect: a message from an older connection must not be acked. */
+  /** Counts ended connections: a message from an older connection must not be acked. */
   private generation = 0;
+  /** Rejecters of publishes waiting for their PUBACK, failed when the connection drops. */
+  private readonly inFlight = new Set<() => void>();
   private closed = false;
+  private tail: Promise<void> = Promise.resolve();
   private readonly where: string;
 
   constructor(
@@ -90,14 +96,17 @@ class MqttPubSub implements PubSub {
     const u = new URL(url);
     this.where = `${u.protocol}//${u.host}`;
     this.client = connect(url, { ...options, manualConnect: true });
-    this.client.handleMessage = (packet, done) => {
-      void this.onMessage(packet, this.generation, done);
-    };
+    this.client.handleMessage = (packet, done) => this.enqueue(packet, done);
     let down = false;
     this.client.on('connect', () => {
-      this.generation++;
       if (down) logger.info(`${NAME}: reconnected to MQTT broker at ${this.where}`);
       down = false;
+    });
+    // Bumped when a connection ends (not when one starts: a resumed session's queued messages
+    // can be handled before the 'connect' event fires).
+    this.client.on('close', () => {
+      this.generation++;
+      for (const fail of this.inFlight) fail();
     });
     this.client.on('offline', () => {
       if (!down && !this.closed) logger.warn(`${NAME}: connection to MQTT broker at ${this.where} lost, reconnecting`);
@@ -122,6 +131,30 @@ class MqttPubSub implements PubSub {
       this.client.once('error', fail);
       this.client.connect();
     });
+  }
+
+  /**
+   * Called by the client for each PUBLISH, one at a time. Handling is chained so it stays in
+   * order, but the client's packet loop is released at once: a handler that publishes through
+   * this same connection must see its own PUBACK. For QoS 1 the PUBACK is therefore sent here,
+   * after the handler, not by the client (which skips it when the callback gets an error).
+   */
+  private enqueue(packet: IPublishPacket, done: (err?: Error) => void): void {
+    const generation = this.generation;
+    if (packet.qos === 1) {
+      const messageId = packet.messageId;
+      this.tail = this.tail.then(() => this.onMessage(packet, generation, () => this.sendPuback(messageId)));
+      done(ACK_DEFERRED);
+    } else {
+      // QoS 0 needs no ack; QoS 2 finishes its PUBREL/PUBCOMP exchange through `done`.
+      const settle = packet.qos === 0 ? noop : done;
+      this.tail = this.tail.then(() => this.onMessage(packet, generation, settle));
+      if (packet.qos === 0) done();
+    }
+  }
+
+  private sendPuback(messageId: number | undefined): void {
+    (this.client as unknown as { _sendPacket(p: object): void })._sendPacket({ cmd: 'puback', messageId });
   }
 
   private async onMessage(packet: IPublishPacket, generation: number, done: (err?: Error) => void): Promise<void> {
@@ -176,11 +209,16 @@ class MqttPubSub implements PubSub {
     if (!this.client.connected) throw brokerDownError(NAME, this.where, req.topic);
     const retain = req.metadata.retain !== undefined ? isTruthy(req.metadata.retain) : this.retain;
     let timer: NodeJS.Timeout | undefined;
+    let lost: (() => void) | undefined;
     try {
       await Promise.race([
         this.client.publishAsync(req.topic, req.data, { qos: this.qos, retain }),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no acknowledgement within ${PUBLISH_TIMEOUT / 1000}s`)), PUBLISH_TIMEOUT);
+          // The client would resend it after reconnecting, but the caller must hear now that
+          // it is not confirmed (a later duplicate is within at-least-once).
+          lost = () => reject(new Error('connection lost before the broker acknowledged it'));
+          this.inFlight.add(lost);
         }),
       ]);
     } catch (err) {
@@ -188,19 +226,23 @@ class MqttPubSub implements PubSub {
       throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);
+      if (lost) this.inFlight.delete(lost);
     }
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
     const sub: Sub = { filter: req.topic, handler };
-    try {
-      await this.client.subscribeAsync(req.topic, { qos: this.qos });
-    } catch (err) {
-      throw new Error(`${NAME}: cannot subscribe to "${req.topic}" at ${this.where}: ${(err as Error).message}`, { cause: err });
-    }
+    // Registered before SUBSCRIBE goes out: a resumed session may already be holding a queued
+    // message for it, and its SUBACK waits behind that message.
     this.subs.add(sub);
     for (const wake of [...this.subscriptionAdded]) wake();
     this.subscriptionAdded.clear();
+    try {
+      await this.client.subscribeAsync(req.topic, { qos: this.qos });
+    } catch (err) {
+      this.subs.delete(sub);
+      throw new Error(`${NAME}: cannot subscribe to "${req.topic}" at ${this.where}: ${(err as Error).message}`, { cause: err });
+    }
     const unsubscribe = isTruthy(req.metadata.unsubscribeOnClose);
     return {
       close: async () => {
