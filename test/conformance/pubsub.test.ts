@@ -514,6 +514,6 @@ spec:
       expect(final.unique).toBe(total);
       await stopProcess(sidecar);
       await stopProcess(app);
-    });
+    }, 240_000);
   });
 }
