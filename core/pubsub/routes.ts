@@ -1,27 +1,39 @@
 // The publish API: single publish on v1.0, bulk publish on v1.0-alpha1 and v1.0 (since 1.17).
 import type { Exchange, Route } from '../http.js';
 import { DaprError } from '../errors.js';
+import { noTelemetry, type Telemetry } from '../telemetry.js';
 import type { PubSubService } from './service.js';
-import { childContext } from './trace.js';
+import { childContext, currentContext } from './trace.js';
 
-function trace(ex: Exchange): { traceparent: string; tracestate: string } {
+// With tracing on, the event carries the API span itself (as Dapr writes it); otherwise a child
+// of the caller's context, or a new trace.
+function trace(ex: Exchange, telemetry: Telemetry): { traceparent: string; tracestate: string } {
+  const span = telemetry.spanOf(ex.req);
+  if (span?.traceparent) return { traceparent: span.traceparent, tracestate: span.tracestate ?? '' };
   return childContext(ex.header('traceparent'), ex.header('tracestate'));
 }
 
-export function pubsubRoutes(service: PubSubService): Route[] {
+export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTelemetry): Route[] {
   const publish = async (ex: Exchange): Promise<void> => {
     const pubsubName = ex.params.pubsub!;
     const topic = ex.params.topic ?? '';
     service.resolve(pubsubName, topic);
     const body = await ex.body();
-    await service.publish({
-      pubsubName,
-      topic,
-      body,
-      contentType: ex.header('content-type'),
-      metadata: ex.queryMetadata(),
-      trace: trace(ex),
-    });
+    const started = performance.now();
+    let ok = false;
+    try {
+      await service.publish({
+        pubsubName,
+        topic,
+        body,
+        contentType: ex.header('content-type'),
+        metadata: ex.queryMetadata(),
+        trace: trace(ex, telemetry),
+      });
+      ok = true;
+    } finally {
+      telemetry.recordPublish(pubsubName, topic, ok, performance.now() - started);
+    }
     ex.sendEmpty(204);
   };
 

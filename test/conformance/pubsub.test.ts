@@ -476,7 +476,12 @@ spec:
       expect(tp).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
       expect(d!.body.traceid).toBe(tp);
       expect(d!.body.tracestate).toBe('vendor=abc');
+      // The event carries the publish span's context (the one the API answered with) ...
+      expect(tp).toBe(res.headers.get('traceparent'));
+      expect(tp).not.toContain(parentSpan);
+      // ... and the delivery to the app is a child of it.
       expect(d!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      expect(d!.headers.traceparent).not.toBe(tp);
       await app.stop();
     });
 
