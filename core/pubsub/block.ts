@@ -36,7 +36,7 @@ class PubSubBlock implements Block {
     private readonly service: PubSubService,
     private readonly declarative: Subscription[],
   ) {
-    this.routes = pubsubRoutes(service);
+    this.routes = pubsubRoutes(service, ctx.telemetry);
   }
 
   metadata(out: Record<string, unknown>): void {
@@ -63,7 +63,7 @@ class PubSubBlock implements Block {
         this.ctx.logger.warn(`subscription ${sub.name}: topic ${sub.topic} is not allowed for app id ${this.ctx.appId} on ${sub.pubsubName}; not subscribing`);
         continue;
       }
-      const delivery = new SubscriptionDelivery(sub, entry, this.ctx.app, this.ctx.policies.componentInbound(entry.name), this.ctx.logger);
+      const delivery = new SubscriptionDelivery(sub, entry, this.ctx.app, this.ctx.policies.componentInbound(entry.name), this.ctx.logger, this.ctx.telemetry);
       await this.subscribe(delivery, 0);
     }
   }

@@ -11,6 +11,7 @@ import type { ReceivedMessage } from './component.js';
 import type { PubSubEntry } from './service.js';
 import { findRoute, type Subscription } from './subscriptions.js';
 import { childContext } from './trace.js';
+import { noTelemetry, type Telemetry } from '../telemetry.js';
 import { isTruthy } from '../../resources/decode.js';
 
 /** A failed delivery attempt the policy may retry; `statusCode` is the app's, when it answered. */
@@ -45,6 +46,7 @@ export class SubscriptionDelivery {
     private readonly app: AppCaller,
     private readonly inbound: CallPolicy,
     private readonly logger: Logger,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {
     this.isRaw = isTruthy(sub.metadata.rawPayload ?? Object.entries(sub.metadata).find(([k]) => k.toLowerCase() === 'rawpayload')?.[1]);
     this.batcher = sub.bulk ? new Batcher(this, sub.bulk.maxMessagesCount, sub.bulk.maxAwaitDurationMs) : undefined;
@@ -104,13 +106,18 @@ export class SubscriptionDelivery {
       return;
     }
     let outcome: Outcome;
+    const started = performance.now();
+    const topic = msg.topic || this.sub.topic;
     try {
       outcome = await this.inbound.run((signal) => this.post(p, msg, signal));
     } catch (err) {
+      this.telemetry.recordDelivery(this.entry.name, topic, 'retry', 'retry', performance.now() - started);
       if (await this.deadLetter(msg, `delivery failed: ${(err as Error).message}`)) return;
       this.logger.debug(`${this.label()}: delivery failed, the broker will redeliver: ${(err as Error).message}`);
       throw err;
     }
+    // An app DROP counts as drop/success, a 404 as drop/drop, as Dapr records them.
+    this.telemetry.recordDelivery(this.entry.name, topic, outcome === 'success' ? 'success' : 'drop', outcome === 'notFound' ? 'drop' : 'success', performance.now() - started);
     if (outcome === 'success') return;
     const why = outcome === 'drop' ? 'the app answered DROP' : `the app answered 404 for ${p.path}`;
     if (outcome === 'drop') this.logger.warn(`${this.label()}: event ${String(p.event.id)} dropped: ${why}`);
@@ -134,17 +141,35 @@ export class SubscriptionDelivery {
   }
 
   private async post(p: Extract<Prepared, { ok: true }>, msg: ReceivedMessage, signal: AbortSignal | undefined): Promise<Outcome> {
+    const headers = this.headers(p.event, msg.metadata, CLOUDEVENT_CONTENT_TYPE);
+    // The delivery span `pubsub/<topic>` continues the publisher's trace; the app sees it as parent.
+    const topic = msg.topic || this.sub.topic;
+    const parent = typeof p.event.traceparent === 'string' ? p.event.traceparent : typeof p.event.traceid === 'string' ? p.event.traceid : undefined;
+    const span = this.telemetry.startSpan(`pubsub/${topic}`, 'client', { traceparent: parent, tracestate: typeof p.event.tracestate === 'string' ? p.event.tracestate : undefined });
+    if (span.isRecording) {
+      span.setAttribute('messaging.system', 'pubsub');
+      span.setAttribute('messaging.destination.name', topic);
+    }
+    if (span.traceparent && span.traceparent !== parent) {
+      headers.traceparent = span.traceparent;
+      if (span.tracestate) headers.tracestate = span.tracestate;
+      else delete headers.tracestate;
+    }
     let res;
     try {
       res = await this.app.call({
         method: 'POST',
         path: p.path,
-        headers: this.headers(p.event, msg.metadata, CLOUDEVENT_CONTENT_TYPE),
+        headers,
         body: p.body,
         ...(signal ? { signal } : {}),
       });
+      span.setHttpStatus(res.statusCode);
     } catch (err) {
+      span.recordError(err);
       throw new DeliveryError(`error delivering to app at ${p.path}: ${(err as Error).message}`, undefined, { cause: err });
+    } finally {
+      span.end();
     }
     const text = await res.body.text();
     if (res.statusCode === 404) return 'notFound';

@@ -36,11 +36,23 @@ function configFile(yaml: string): string {
   return join(writeFolder({ 'config.yaml': yaml }), 'config.yaml');
 }
 
-async function sidecar(appId: string, config: string, opts: { home?: string; appPort?: number } = {}): Promise<SidecarProc> {
+async function sidecar(appId: string, config: string, opts: { home?: string; appPort?: number; resources?: Record<string, string> } = {}): Promise<SidecarProc> {
   const args = ['--config', config];
   if (opts.appPort) args.push('--app-port', String(opts.appPort));
-  return startSidecar({ appId, args, ...(opts.home ? { home: opts.home } : {}) });
+  return startSidecar({ appId, args, ...(opts.home ? { home: opts.home } : {}), ...(opts.resources ? { resources: opts.resources } : {}) });
 }
+
+const PUBSUB = (dir: string): string => `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: "${join(dir, 'pubsub.db')}"
+`;
 
 const byId = (spans: ReceivedSpan[], id: string): ReceivedSpan | undefined => spans.find((s) => s.spanId === id);
 
@@ -175,5 +187,53 @@ describe('tracing across service invocation', () => {
     await new Promise((r) => setTimeout(r, 2500));
     expect(otlp.spans.filter((s) => s.traceId === unsampledTrace)).toHaveLength(0);
     expect(otlp.spans.filter((s) => s.traceId === TRACE)).toHaveLength(1);
+  });
+});
+
+describe('tracing across publish and delivery', () => {
+  it('carries the publish span in the CloudEvent and continues it in a pubsub/<topic> span the subscriber sees as parent', async () => {
+    const otlp = await startOtlpReceiver();
+    const got: Array<{ headers: IncomingHttpHeaders; event: Record<string, unknown> }> = [];
+    const server = createServer((req, res) => {
+      if (req.url === '/dapr/subscribe') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ pubsubname: 'pubsub', topic: 'orders', route: '/orders' }]));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/orders') got.push({ headers: req.headers, event: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"SUCCESS"}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as AddressInfo).port;
+    const sc = await sidecar('tr-pub', configFile(tracingConfig({ samplingRate: '1', otlp })), { appPort: port, resources: { 'pubsub.yaml': PUBSUB(tempDir()) } });
+    const res = await eventually(async () => {
+      const r = await fetch(`${sc.url}/v1.0/publish/pubsub/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'congo=t61rcWkgMzE' },
+        body: JSON.stringify({ id: 1 }),
+      });
+      return r.status === 204 ? r : undefined;
+    });
+    const publishSpan = res.headers.get('traceparent')!.split('-')[2]!;
+    const delivered = await eventually(() => got[0]);
+    // The CloudEvent keeps the publisher's span: traceparent and traceid equal.
+    expect(delivered.event.traceparent).toBe(`00-${TRACE}-${publishSpan}-01`);
+    expect(delivered.event.traceid).toBe(delivered.event.traceparent);
+    expect(delivered.event.tracestate).toBe('congo=t61rcWkgMzE');
+    const appParent = String(delivered.headers.traceparent);
+    expect(appParent).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+    const deliverSpan = appParent.split('-')[2]!;
+    expect(deliverSpan).not.toBe(publishSpan);
+
+    const pub = await eventually(() => byId(otlp.spans, publishSpan));
+    const del = await eventually(() => byId(otlp.spans, deliverSpan));
+    expect(pub).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'CLIENT', name: '/v1.0/publish/pubsub/orders' });
+    expect(pub.attributes).toMatchObject({ 'messaging.system': 'pubsub', 'messaging.destination.name': 'orders' });
+    expect(del).toMatchObject({ traceId: TRACE, parentSpanId: publishSpan, kind: 'CLIENT', name: 'pubsub/orders', service: 'tr-pub' });
+    expect(del.attributes).toMatchObject({ 'messaging.system': 'pubsub', 'messaging.destination.name': 'orders' });
   });
 });
