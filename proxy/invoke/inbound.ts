@@ -3,11 +3,13 @@
 // the app through the app channel (health, max concurrency, APP_API_TOKEN). The body streams.
 import type { Readable } from 'node:stream';
 import { DaprError } from '../../core/errors.js';
+import type { PolicyProvider } from '../../core/policy.js';
 import type { Exchange, Handler } from '../../core/http.js';
 import type { AppChannel } from '../app-channel.js';
 import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
 import { HEADER, hasBody, inboundHeaders } from './headers.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
+import { invokeUnderPolicy } from './resilient.js';
 import { relay, type UpstreamResponse } from './upstream.js';
 
 export interface AppDelivery {
@@ -66,10 +68,14 @@ async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: 
  * the caller identity headers its peer stamped (mutual TLS will vouch for them); the public
  * port strips them, since anyone may connect there.
  */
-export function inboundHandler(d: AppDelivery, trustCaller: boolean): Handler {
+export function inboundHandler(d: AppDelivery, trustCaller: boolean, policies?: PolicyProvider): Handler {
   return async (ex) => {
     const url = ex.req.url ?? '/';
     if (url.charCodeAt(0) !== 0x2f /* / */ || url.startsWith('//')) throw new DaprError('badRequest', 'request target must be a path');
-    await deliverToApp(d, ex, url, inboundHeaders(ex.req.headers, trustCaller), d.appId);
+    const headers = inboundHeaders(ex.req.headers, trustCaller);
+    if (!policies || isUpgrade(ex.req)) return deliverToApp(d, ex, url, headers, d.appId);
+    // Fronting: this sidecar is the caller's edge, so the policy for its own app id applies here.
+    const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex.req, d.appId, (body, signal) => requestApp(d, ex, url, headers, d.appId, body, signal));
+    await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
   };
 }

@@ -139,7 +139,7 @@ export class InvocationService {
     this.tunnels.serve(this.internal.server, internalHandler, o.maxBodyBytes);
     this.ports.internal = await this.internal.listen(o.internalPort, o.listenAddress, '--dapr-internal-grpc-port');
     if (o.publicPort !== undefined) {
-      const publicHandler = stack(inboundHandler(this.delivery(), false), [rescueLayer(o.logger), sec.aclLayer, ...extra]);
+      const publicHandler = stack(inboundHandler(this.delivery(), false, o.policies), [rescueLayer(o.logger), sec.aclLayer, ...extra]);
       this.publicListener = new HttpListener(publicHandler, o.maxBodyBytes, sec.publicTls);
       this.tunnels.serve(this.publicListener.server, publicHandler, o.maxBodyBytes);
       try {

@@ -409,3 +409,27 @@ targets:
     expect((await hits('/r-direct')).count).toBe(1);
   });
 });
+
+describe('fronting', () => {
+  it('applies the own app id\'s policy to requests arriving on the public port', async () => {
+    const dir = writeFolder({
+      'resiliency.yaml': resiliency('fronting-policies', `
+policies:
+  retries: { three: { policy: constant, duration: 20ms, maxRetries: 3 } }
+targets:
+  apps:
+    flaky: { retry: three }
+`),
+    }, tempDir('bulwark-res-'));
+    const sc = await startSidecar({ appId: 'flaky', args: ['--app-port', String(appPort), '--resources-path', dir, '--public-port', '0'] });
+    const publicPort = Number((await sc.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
+    await eventually(async () => (await fetch(`${sc.url}/v1.0/healthz`)).status === 204);
+    await plan('/f-fail2', [{ status: 500 }, { status: 503 }]);
+    const r = await fetch(`http://127.0.0.1:${publicPort}/f-fail2`);
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { attempt: number }).attempt).toBe(3);
+    await plan('/f-always', [], { status: 500 });
+    expect((await fetch(`http://127.0.0.1:${publicPort}/f-always`)).status).toBe(500);
+    expect((await hits('/f-always')).count).toBe(4);
+  });
+});
