@@ -1,13 +1,16 @@
 // A subscriber app for the pub/sub conformance suite: answers GET /dapr/subscribe with
 // SUBSCRIPTIONS (JSON, env), records every delivery, and answers each path as told
 // (BEHAVIOR env or POST /control/behavior): {"<path>": {"status": 500} | {"body": {...}} |
-// {"bulk": "SUCCESS"|"RETRY"|"DROP"} | {"delayMs": n}}. GET /control/received lists deliveries.
+// {"bulk": "SUCCESS"|"RETRY"|"DROP"} | {"delayMs": n} | {"failFirst": n, "status"?, "body"?}}
+// (failFirst: answer status/body for an event's first n deliveries, then 200).
+// GET /control/received lists deliveries.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.APP_PORT);
 const subscriptions = JSON.parse(process.env.SUBSCRIPTIONS ?? '[]');
 let behavior = JSON.parse(process.env.BEHAVIOR ?? '{}');
 const received = [];
+const seenIds = new Map();
 
 function send(res, status, body) {
   const text = body === undefined ? '' : JSON.stringify(body);
@@ -39,6 +42,11 @@ const server = createServer((req, res) => {
     received.push({ path: url.pathname, headers: req.headers, body });
     const b = behavior[url.pathname] ?? {};
     const answer = () => {
+      if (b.failFirst !== undefined) {
+        const n = (seenIds.get(body.id) ?? 0) + 1;
+        seenIds.set(body.id, n);
+        if (n > b.failFirst) return send(res, 200, b.okBody);
+      }
       if (b.bulk) {
         const statuses = (body.entries ?? []).map((e) => ({ entryId: e.entryId, status: b.bulk }));
         return send(res, 200, { statuses });

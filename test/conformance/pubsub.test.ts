@@ -20,14 +20,20 @@ interface BrokerCase {
   /** Messages wait for a consumer group whose sidecar is down, and survive a kill -9. */
   durable: boolean;
   /** Flows this broker cannot run as written, each with the reason. */
-  unsupported?: Partial<Record<'competing', string>>;
+  unsupported?: Partial<Record<'competing' | 'redelivery', string>>;
 }
 
 const item = (name: string, value: string): string => `\n  - name: ${name}\n    value: "${value}"`;
 
 const BROKERS: BrokerCase[] = [
   // In one process only, like Dapr's: two sidecars cannot talk through it, and nothing survives.
-  { type: 'pubsub.in-memory', metadata: () => '[]', crossProcess: false, durable: false },
+  {
+    type: 'pubsub.in-memory',
+    metadata: () => '[]',
+    crossProcess: false,
+    durable: false,
+    unsupported: { redelivery: 'a failed handler loses the message, as in Dapr: there is no broker to redeliver it' },
+  },
   {
     type: 'pubsub.sqlite',
     metadata: (dir) => item('connectionString', join(dir, 'pubsub.db')) + item('pollInterval', '20ms'),
@@ -380,6 +386,53 @@ spec:
       expect(failedEvent.body.id).toBe(attempts[0]!.body.id);
       expect(failedEvent.body.topic).toBe(topic);
       expect(await app.received('/ok')).toHaveLength(1);
+      await app.stop();
+    });
+
+    it('reads the app\'s answers: empty, non-JSON and SUCCESS bodies ack; RETRY and errors retry under the inbound policy', async () => {
+      const topic = uniqueTopic('answers');
+      const resiliency = `apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: pubsub-retries
+spec:
+  policies:
+    retries:
+      quick:
+        policy: constant
+        duration: 10ms
+        maxRetries: 5
+  targets:
+    components:
+      pubsub:
+        inbound:
+          retry: quick
+`;
+      const subs: Sub[] = [{ pubsubname: 'pubsub', topic, routes: { rules: ['empty', 'text', 'success', 'retry', 'status', 'error'].map((m) => ({ match: `event.data.mode == "${m}"`, path: `/${m}` })) } }];
+      const behavior = {
+        '/text': { body: 'not json at all' },
+        '/success': { body: { status: 'SUCCESS' } },
+        '/retry': { failFirst: 2, status: 200, body: { status: 'RETRY' } },
+        '/status': { failFirst: 2, status: 200, body: { status: 'WHATEVER' } },
+        '/error': { failFirst: 2, status: 503 },
+      };
+      const app = await startApp({ appId: 'answers', resources: { ...resources, 'resiliency.yaml': resiliency }, subs, behavior });
+      for (const mode of ['empty', 'text', 'success', 'retry', 'status', 'error']) await publishJson(from(app), topic, { mode });
+      await eventually(async () => (await app.received()).length >= 3 + 3 * 3);
+      for (const p of ['/empty', '/text', '/success']) expect(await app.received(p)).toHaveLength(1);
+      for (const p of ['/retry', '/status', '/error']) expect(await app.received(p)).toHaveLength(3);
+      await app.stop();
+    });
+
+    it.skipIf(!!broker.unsupported?.redelivery)('hands a failed message back to the broker, which redelivers it, when there is no dead-letter topic', async () => {
+      const topic = uniqueTopic('redeliver');
+      const app = await startApp({ appId: 'redeliver', resources, subs: [{ pubsubname: 'pubsub', topic, route: '/flaky' }], behavior: { '/flaky': { failFirst: 2, status: 500 } } });
+      await publishJson(from(app), topic, { once: true });
+      const got = await eventually(async () => {
+        const r = await app.received('/flaky');
+        return r.length >= 3 ? r : undefined;
+      }, 60_000);
+      expect(new Set(got.map((d) => d.body.id)).size).toBe(1);
       await app.stop();
     });
 
