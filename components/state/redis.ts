@@ -211,6 +211,8 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
     lazyConnect: true,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     connectionName: `bulwark-state-${ctx.appId}`,
+    // Commands issued in the same tick go out in one write.
+    enableAutoPipelining: true,
   };
   if (readTimeout > 0) opts.commandTimeout = readTimeout;
   const username = meta(md, 'redisUsername');

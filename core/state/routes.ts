@@ -122,7 +122,8 @@ export function stateRoutes(state: StateService): Route[] {
       path: '/v1.0/state/{store}/{key*}',
       group: 'state',
       handler: async (ex) => {
-        const r = await state.get(ex.params.store!, ex.params.key!, ex.queryMetadata(), ex.query.get('consistency'));
+        const hasQuery = ex.rawQuery !== '';
+        const r = await state.get(ex.params.store!, ex.params.key!, hasQuery ? ex.queryMetadata() : {}, hasQuery ? ex.query.get('consistency') : null);
         if (!r) return ex.sendEmpty(204);
         let headers: Record<string, string> | undefined;
         if (r.etag !== undefined || r.metadata) {
