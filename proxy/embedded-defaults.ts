@@ -28,5 +28,27 @@ spec:
   - name: connectionString
     value: "${join(homeDir, 'pubsub.db')}"
 `,
+    'lockstore.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: lockstore
+spec:
+  type: lock.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: "${join(homeDir, 'lock.db')}"
+`,
+    'configstore.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: configstore
+spec:
+  type: configuration.sqlite
+  version: v1
+  metadata:
+  - name: connectionString
+    value: "${join(homeDir, 'configuration.db')}"
+`,
   };
 }
