@@ -218,3 +218,19 @@ describe('lock without lock stores', () => {
     expect((await tryLock(s, 'r', 'o', -1)).status).toBe(400);
   });
 });
+
+describe('embedded defaults', () => {
+  it('serves the lockstore (lock.sqlite) and configstore (configuration.sqlite) under BULWARK_HOME with no resources folder', async () => {
+    const home = tempDir('bulwark-home-');
+    const s = await startSidecar({ appId: 'defaults', embeddedDefaults: true, home });
+    expect((await tryLock(s, 'r', 'o', 10)).body).toEqual({ success: true });
+    expect((await unlock(s, 'r', 'o')).body).toEqual({ status: 0 });
+    const db = new Database(join(home, 'configuration.db'));
+    db.prepare('INSERT INTO configuration (key, value, version) VALUES (?, ?, ?)').run('greeting', 'hello', '1');
+    db.close();
+    const cfg = await fetch(`${s.url}/v1.0/configuration/configstore?key=greeting`);
+    expect(await cfg.json()).toEqual({ greeting: { value: 'hello', version: '1' } });
+    const meta = (await (await fetch(`${s.url}/v1.0/metadata`)).json()) as { components: Array<{ name: string; type: string }> };
+    expect(meta.components.map((c) => `${c.name}=${c.type}`)).toEqual(expect.arrayContaining(['lockstore=lock.sqlite', 'configstore=configuration.sqlite']));
+  });
+});
