@@ -92,5 +92,11 @@ export async function relay(up: UpstreamResponse, res: ServerResponse, isEventSt
   copyResponseHeaders(res, up.headers);
   // Server-sent events: the caller should see the headers now, not with the first event.
   if (isEventStream || String(up.headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
-  await pipeline(up.body, res);
+  try {
+    await pipeline(up.body, res);
+  } catch (err) {
+    // The client went away mid-answer (pipeline has dropped the upstream body): nobody to tell.
+    if (res.destroyed && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    throw err;
+  }
 }
