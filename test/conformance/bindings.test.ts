@@ -261,3 +261,37 @@ describe('bindings conformance: embedded components', () => {
     expect((await app.received('/tick')).length + (await app.received('/custom')).length).toBe(count);
   });
 });
+
+describe('input bindings under the component inbound resiliency policy', () => {
+  it('retries a failed delivery of one event as the Resiliency resource says', async () => {
+    const app = await startRecordingApp(['/beat'], { '/beat': { failTimes: 2 } });
+    const sidecar = await startSidecar({
+      appId: 'bindings-resiliency',
+      args: ['--app-port', String(app.port)],
+      resources: {
+        'beat.yaml': componentYaml('beat', 'bindings.cron', { schedule: '@every 5s' }),
+        'resiliency.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: inbound
+spec:
+  policies:
+    retries:
+      three: { policy: constant, duration: 20ms, maxRetries: 3 }
+  targets:
+    components:
+      beat:
+        inbound: { retry: three }
+`,
+      },
+    });
+    const attempts = await eventually(async () => {
+      const list = await app.received('/beat');
+      return list.length >= 3 ? list.slice(0, 3) : undefined;
+    }, 20_000, 50);
+    expect(attempts.map((a) => a.status)).toEqual([500, 500, 200]);
+    // One event, delivered three times: the same tick time each time.
+    expect(new Set(attempts.map((a) => a.headers.readtimeutc)).size).toBe(1);
+    await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
+  });
+});
