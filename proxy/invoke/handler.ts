@@ -105,7 +105,7 @@ export class Invoker {
     stampCaller(headers, this.caller, target.appId, undefined);
     if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
       if (isUpgrade(ex.req)) return deliverToApp(this.ctx, ex, path, headers, target.raw);
-      const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex.req, target.raw, (body, signal) => requestApp(this.ctx, ex, path, headers, target.raw, body, signal));
+      const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex, target.raw, (body, signal) => requestApp(this.ctx, ex, path, headers, target.raw, body, signal));
       return relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
     }
     return this.remote(ex, target, namespace, path, headers, method);
@@ -127,7 +127,7 @@ export class Invoker {
     this.turn.set(key, first + 1);
     if (isUpgrade(ex.req)) return this.tunnelToPeer(ex, target.raw, peers, first, path, headers);
     const policy = this.ctx.policies.app(target.raw, method);
-    const up = await invokeUnderPolicy(policy, ex.req, target.raw, async (body, signal) => {
+    const up = await invokeUnderPolicy(policy, ex, target.raw, async (body, signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
       // nothing of the body has been read yet (otherwise it could not be sent again).
       let lastErr: unknown;
@@ -188,7 +188,7 @@ export class Invoker {
       return this.spliceUpgrade(ex, upstream, fullPath, url.host, headers);
     }
     const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls, owner: endpoint.name } : undefined;
-    const up: UpstreamResponse = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex.req, raw, async (body, signal) => {
+    const up: UpstreamResponse = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex, raw, async (body, signal) => {
       try {
         return await this.ctx.upstreams.request(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);
       } catch (err) {

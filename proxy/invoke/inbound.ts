@@ -75,7 +75,7 @@ export function inboundHandler(d: AppDelivery, trustCaller: boolean, policies?: 
     const headers = inboundHeaders(ex.req.headers, trustCaller);
     if (!policies || isUpgrade(ex.req)) return deliverToApp(d, ex, url, headers, d.appId);
     // Fronting: this sidecar is the caller's edge, so the policy for its own app id applies here.
-    const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex.req, d.appId, (body, signal) => requestApp(d, ex, url, headers, d.appId, body, signal));
+    const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex, d.appId, (body, signal) => requestApp(d, ex, url, headers, d.appId, body, signal));
     await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
   };
 }

@@ -1,11 +1,13 @@
 // Service invocation under the caller's app policy (Dapr applies it on the calling sidecar): an
 // answer outside 200-399 is a failure the retry may repeat (and the breaker counts), the last
 // answer is relayed as-is, dropped answers are drained, and the body is replayed only when it
-// fitted a small buffer; a streamed body is sent once. A fired timeout or an open breaker
-// becomes Dapr's `500 ERR_DIRECT_INVOKE` "failed to invoke, id: <id>, err: <why>".
+// fitted a small buffer; a streamed body is sent once. A caller that goes away stops the retry
+// loop. A fired timeout or an open breaker becomes Dapr's `500 ERR_DIRECT_INVOKE`
+// "failed to invoke, id: <id>, err: <why>".
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { DaprError } from '../../core/errors.js';
+import type { Exchange } from '../../core/http.js';
 import type { CallPolicy, RunOptions } from '../../core/policy.js';
 import { hasBody } from './headers.js';
 import type { UpstreamResponse } from './upstream.js';
@@ -15,26 +17,40 @@ export const REPLAY_LIMIT = 64 * 1024;
 
 export type InvocationBody = Readable | Buffer | null;
 
-const RUN_OPTIONS: RunOptions<UpstreamResponse> = {
-  failureStatus: (r) => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined),
-  discard: (r) => void r.body.dump().catch(() => undefined),
-};
-const RUN_ONCE: RunOptions<UpstreamResponse> = { ...RUN_OPTIONS, once: true };
+const failureStatus = (r: UpstreamResponse): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
+const discard = (r: UpstreamResponse): void => void r.body.dump().catch(() => undefined);
+const RUN_ONCE: RunOptions<UpstreamResponse> = { failureStatus, discard, once: true };
+const RUN_PLAIN: RunOptions<UpstreamResponse> = { failureStatus, discard };
 
 export async function invokeUnderPolicy(
   policy: CallPolicy,
-  req: IncomingMessage,
+  ex: Exchange,
   target: string,
   attempt: (body: InvocationBody, signal: AbortSignal | undefined) => Promise<UpstreamResponse>,
 ): Promise<UpstreamResponse> {
+  const req = ex.req;
   let body: InvocationBody = hasBody(req.headers) ? req : null;
-  if (body && policy.canRetry?.() && isSmall(req)) body = await readAll(req);
+  let options = RUN_PLAIN;
+  if (policy.canRetry?.()) {
+    if (body && isSmall(req)) body = await readAll(req);
+    if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, signal: callerGone(ex) };
+  }
+  if (body !== null && !Buffer.isBuffer(body)) options = RUN_ONCE;
   try {
-    return await policy.run((signal) => attempt(body, signal), body === null || Buffer.isBuffer(body) ? RUN_OPTIONS : RUN_ONCE);
+    return await policy.run((signal) => attempt(body, signal), options);
   } catch (err) {
     if (err instanceof DaprError) throw err;
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Aborts when the caller's connection closes before our answer is complete. */
+function callerGone(ex: Exchange): AbortSignal {
+  const ac = new AbortController();
+  ex.res.once('close', () => {
+    if (!ex.res.writableFinished) ac.abort(new Error('the caller went away'));
+  });
+  return ac.signal;
 }
 
 function isSmall(req: IncomingMessage): boolean {

@@ -433,3 +433,32 @@ targets:
     expect((await hits('/f-always')).count).toBe(4);
   });
 });
+
+describe('retry forever, by omission', () => {
+  it('keeps retrying while the caller waits and stops when the caller goes away', async () => {
+    const sc = await sidecar({
+      'resiliency.yaml': resiliency('forever', `
+policies:
+  retries:
+    forever: { policy: constant, duration: 50ms }
+targets:
+  apps:
+    flaky: { retry: forever }
+`),
+    });
+    await plan('/g-forever', [], { status: 500 });
+    const ac = new AbortController();
+    const pending = fetch(`${sc.url}/v1.0/invoke/flaky/method/g-forever`, { signal: ac.signal }).catch((err: Error) => err.name);
+    await eventually(async () => (await hits('/g-forever')).count >= 5);
+    ac.abort();
+    expect(await pending).toBe('AbortError');
+    const settled = await eventually(async () => {
+      const a = (await hits('/g-forever')).count;
+      await new Promise((r) => setTimeout(r, 500));
+      const b = (await hits('/g-forever')).count;
+      return a === b ? b : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await hits('/g-forever')).count).toBe(settled);
+  });
+});
