@@ -4,3 +4,4 @@ export * from './component.js';
 export { KeyPrefixer, KEY_SEPARATOR, actorStateKey, originalKey } from './keys.js';
 export { StateService, type SaveItem } from './service.js';
 export { StoreHandle } from './store-handle.js';
+export { ActorStateStore, openActorStateStore, type ActorStateOperation } from './actor-state.js';
