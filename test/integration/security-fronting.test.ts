@@ -1,0 +1,104 @@
+// HTTPS on the public fronting listener with certificates from `bulwark cert issue`, checked
+// with curl: with a client certificate required, and without. Also the hardening every
+// listener shares: too many header fields or too large a head is refused with 431, and the
+// public port never reaches the sidecar API.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startMember, type Member } from '../helpers/mesh.js';
+import { CLI, startProcess, tempDir } from '../helpers/processes.js';
+import { certInit, foreignCa, svid } from '../helpers/security.js';
+import { writeFileSync } from 'node:fs';
+
+let home: string;
+let strict: Member;
+let strictPort: number;
+let open: Member;
+let openPort: number;
+const file = (name: string): string => join(home, name);
+
+async function cli(...args: string[]): Promise<void> {
+  const p = startProcess(process.execPath, [CLI, ...args], { env: { BULWARK_HOME: home } });
+  const { code } = await p.exited;
+  if (code !== 0) throw new Error(`bulwark ${args.join(' ')} failed: ${p.output()}`);
+}
+
+function curl(port: number, path: string, extra: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync('curl', ['-sS', '--max-time', '10', '--cacert', file('certs/ca.crt'), ...extra, `https://localhost:${port}${path}`], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(async () => {
+  home = tempDir('bulwark-fronting-');
+  await certInit(home);
+  await cli('cert', 'issue', '--out', file('front'), '--dns', 'localhost', '--ip', '127.0.0.1');
+  await cli('cert', 'issue', '--out', file('client'), '--uri', 'spiffe://public/ns/default/curl');
+  strictPort = await freePort();
+  openPort = await freePort();
+  const tls = ['--public-tls-cert-file', file('front.crt'), '--public-tls-key-file', file('front.key')];
+  strict = await startMember('web', home, { args: ['--public-port', String(strictPort), ...tls, '--public-tls-client-ca-file', file('certs/ca.crt')] });
+  open = await startMember('site', home, { args: ['--public-port', String(openPort), ...tls] });
+}, 60_000);
+
+describe('HTTPS fronting', () => {
+  it('serves the app over HTTPS to curl with a client certificate', () => {
+    const r = curl(strictPort, '/hello?x=1', ['--cert', file('client.crt'), '--key', file('client.key')]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ name: 'web', method: 'GET', url: '/hello?x=1' });
+  });
+
+  it('refuses curl without a client certificate when one is required', () => {
+    const r = curl(strictPort, '/hello', []);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toBe('');
+  });
+
+  it('refuses a client certificate from another CA', () => {
+    const other = svid(foreignCa(), 'spiffe://public/ns/default/curl');
+    writeFileSync(file('other.crt'), other.cert);
+    writeFileSync(file('other.key'), other.key);
+    const r = curl(strictPort, '/hello', ['--cert', file('other.crt'), '--key', file('other.key')]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toBe('');
+  });
+
+  it('serves curl without a client certificate when none is required', () => {
+    const r = curl(openPort, '/page', []);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ name: 'site', url: '/page' });
+  });
+
+  it('the public port never reaches the sidecar API: /v1.0/* goes to the app', () => {
+    const r = curl(openPort, '/v1.0/metadata', []);
+    expect(JSON.parse(r.out)).toMatchObject({ name: 'site', url: '/v1.0/metadata' });
+    const s = curl(openPort, '/v1.0/invoke/web/method/hello', []);
+    expect(JSON.parse(s.out)).toMatchObject({ name: 'site', url: '/v1.0/invoke/web/method/hello' });
+  });
+});
+
+describe('listener hardening', () => {
+  const client = (): Agent => new Agent({ connect: { ca: undefined, rejectUnauthorized: false } });
+  const manyHeaders = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+
+  it('refuses more than 100 header fields with 431 (public HTTPS and API ports)', async () => {
+    const dispatcher = client();
+    const pub = await request(`https://127.0.0.1:${openPort}/hello`, { headers: manyHeaders(120), dispatcher });
+    expect(pub.statusCode).toBe(431);
+    await pub.body.dump();
+    const api = await request(`${open.sidecar.url}/v1.0/healthz`, { headers: manyHeaders(120) });
+    expect(api.statusCode).toBe(431);
+    await api.body.dump();
+    const fine = await request(`https://127.0.0.1:${openPort}/hello`, { headers: manyHeaders(60), dispatcher });
+    expect(fine.statusCode).toBe(200);
+    await fine.body.dump();
+    await dispatcher.close();
+  });
+
+  it('refuses a request head over 16 KiB with 431', async () => {
+    const res = await request(`${open.sidecar.url}/v1.0/healthz`, { headers: { 'x-big': 'a'.repeat(20_000) } });
+    expect(res.statusCode).toBe(431);
+    await res.body.dump();
+  });
+});
