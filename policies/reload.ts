@@ -99,7 +99,7 @@ export class ResiliencyWatcher {
       }
     }
     for (const file of [...this.files.keys()]) if (!seen.has(file)) this.files.delete(file);
-    const fingerprint = [...this.files].map(([f, e]) => `${f}\n${e.fingerprint}`).join('\n');
+    const fingerprint = [...this.files].filter(([, e]) => e.fingerprint !== '').map(([f, e]) => `${f}\n${e.fingerprint}`).join('\n');
     if (fingerprint === this.fingerprint) return;
     this.fingerprint = fingerprint;
     if (!apply) return;
