@@ -51,8 +51,8 @@ beforeAll(async () => {
   const cfg = join(writeFolder({ 'bob.yaml': ACL }), 'bob.yaml');
   const mtls = ['--enable-mtls', '--sentry-address', sentry.address];
   // alice is given the anchors the way daprd takes them; bob finds them in BULWARK_HOME/certs.
-  alice = await startMember('alice', home, { args: mtls, env: { DAPR_TRUST_ANCHORS: trust } });
-  bob = await startMember('bob', home, { args: [...mtls, '--config', cfg] });
+  alice = await startMember('alice', home, { args: mtls, env: { DAPR_TRUST_ANCHORS: trust, APP_API_TOKEN: 'alice-app-token' } });
+  bob = await startMember('bob', home, { args: [...mtls, '--config', cfg], env: { APP_API_TOKEN: 'bob-app-token' } });
 }, 60_000);
 
 
@@ -70,6 +70,8 @@ describe('mutual TLS between sidecars', () => {
     expect(headers['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/alice');
     expect(headers['dapr-caller-app-id']).toBe('alice');
     expect(headers['dapr-caller-namespace']).toBe('default');
+    // APP_API_TOKEN only on the last hop to the sidecar's own app, never the caller's (CVE-2024-35223).
+    expect(headers['dapr-api-token']).toBe('bob-app-token');
     expect(alice.sidecar.output()).toMatch(/workload certificate spiffe:\/\/public\/ns\/default\/alice/);
     expect(sentry.output()).toMatch(/issued spiffe:\/\/public\/ns\/default\/bob/);
   });
