@@ -31,7 +31,7 @@ export class ConfigurationService {
         this.policies.componentOutbound(name).run(() => store.get(keys, metadata)),
       );
     } catch (err) {
-      throw new DaprError('configurationGet', `failed to get ${JSON.stringify(keys)} from Configuration store ${name}: ${(err as Error).message}`, { cause: err });
+      throw new DaprError('configurationGet', `failed to get ${goList(keys)} from Configuration store ${name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -43,7 +43,7 @@ export class ConfigurationService {
         this.policies.componentOutbound(name).run(() => store.subscribe(keys, metadata, (id, items) => this.push(name, id, items))),
       );
     } catch (err) {
-      throw new DaprError('configurationSubscribe', `failed to subscribe ${JSON.stringify(keys)} from Configuration store ${name}: ${(err as Error).message}`, { cause: err });
+      throw new DaprError('configurationSubscribe', `failed to subscribe ${goList(keys)} from Configuration store ${name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -98,4 +98,9 @@ export function wireItems(items: ConfigurationItems): Record<string, Record<stri
     out[k] = w;
   }
   return out;
+}
+
+/** A string slice as Go's %s prints it: "[a b]". */
+function goList(keys: readonly string[]): string {
+  return `[${keys.join(' ')}]`;
 }

@@ -249,3 +249,41 @@ describe('configuration without an app or without stores', () => {
     expect((r.body as { errorCode: string }).errorCode).toBe('ERR_CONFIGURATION_STORE_NOT_CONFIGURED');
   });
 });
+
+describe('configuration.postgresql specifics', () => {
+  it('refuses a missing table at init, takes the channel from pgNotifyChannel, and answers ERR_CONFIGURATION_GET/SUBSCRIBE', async (ctx) => {
+    if (!(await serviceAvailable('postgres'))) return ctx.skip();
+    const tag = randomBytes(4).toString('hex');
+    const table = `cfgx_${tag}`;
+    const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+    await client.connect();
+    try {
+      const cs = 'host=127.0.0.1 port=5432 user=postgres dbname=postgres';
+      const missing = await startSidecar({ appId: 'cfg-pg-missing', resources: { 'c.yaml': yamlOf('configuration.postgresql', `\n  - name: connectionString\n    value: "${cs}"\n  - name: table\n    value: nosuch_${tag}`) } }).catch((err: Error) => err);
+      expect(String(missing)).toMatch(/does not exist/);
+      await client.query(`CREATE TABLE ${table} (KEY VARCHAR NOT NULL, VALUE VARCHAR NOT NULL, VERSION VARCHAR NOT NULL, METADATA JSON)`);
+      await client.query(`INSERT INTO ${table} VALUES ('k', 'v', '7', '{"owner":"ops","n":1}')`);
+      const app = await startSidecar({
+        appId: 'cfg-pg-extra',
+        resources: { 'c.yaml': yamlOf('configuration.postgres', `\n  - name: connectionString\n    value: "${cs}"\n  - name: table\n    value: ${table}`) },
+        args: ['--app-port', '0'],
+        app: [process.execPath, APP],
+      });
+      expect(await getJson(`${app.url}/v1.0/configuration/cfg?key=k`)).toEqual({ status: 200, body: { k: { value: 'v', version: '7', metadata: { owner: 'ops', n: '1' } } } });
+      const noChannel = await getJson(`${app.url}/v1.0/configuration/cfg/subscribe?key=k`);
+      expect(noChannel.status).toBe(500);
+      expect(noChannel.body).toMatchObject({ errorCode: 'ERR_CONFIGURATION_SUBSCRIBE' });
+      expect((noChannel.body as { message: string }).message).toMatch(/^failed to subscribe \[k\] from Configuration store cfg: /);
+      const withChannel = await getJson(`${app.url}/v1.0/configuration/cfg/subscribe?key=k&metadata.pgNotifyChannel=chan_${tag}`);
+      expect(withChannel.status).toBe(200);
+      await client.query(`DROP TABLE ${table}`);
+      const broken = await getJson(`${app.url}/v1.0/configuration/cfg?key=k`);
+      expect(broken.status).toBe(500);
+      expect(broken.body).toMatchObject({ errorCode: 'ERR_CONFIGURATION_GET' });
+      expect((broken.body as { message: string }).message).toMatch(/^failed to get \[k\] from Configuration store cfg: /);
+    } finally {
+      await client.query(`DROP TABLE IF EXISTS ${table}`);
+      await client.end();
+    }
+  });
+});
