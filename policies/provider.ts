@@ -62,9 +62,15 @@ class Snapshot {
   private readonly componentBreakers = new Map<string, Breaker>();
   private readonly caches = new Map<string, BreakerCache>();
 
-  constructor(readonly set: PolicySet, private readonly opts: ProviderOptions) {}
+  /** No Resiliency resource at all: every call goes straight through. */
+  private readonly isEmpty: boolean;
+
+  constructor(readonly set: PolicySet, private readonly opts: ProviderOptions) {
+    this.isEmpty = set.resources.length === 0;
+  }
 
   runner(kind: TargetKind, key: string, sub: string | undefined): PolicyRunner | undefined {
+    if (this.isEmpty) return undefined;
     const info = this.target(kind, key);
     if (info.isEmpty) return undefined;
     const r = info.resolved;
@@ -81,6 +87,7 @@ class Snapshot {
   }
 
   canRetry(kind: TargetKind, key: string): boolean {
+    if (this.isEmpty) return false;
     const retry = this.target(kind, key).resolved.retry;
     return retry !== undefined && retry.maxRetries !== 0;
   }
