@@ -295,3 +295,13 @@ spec:
     await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
   });
 });
+
+describe('cron schedules Dapr rejects', () => {
+  it('stops the sidecar at start-up with an error naming the schedule field', async () => {
+    for (const schedule of ['* * * *', '@sometimes', '61 * * * * *']) {
+      const err = await startSidecar({ appId: 'bad-cron', resources: { 'c.yaml': componentYaml('bad', 'bindings.cron', { schedule }) } }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(String(err)).toMatch(/invalid schedule .* in metadata "schedule"/);
+    }
+  });
+});
