@@ -15,6 +15,12 @@ export interface AppChannelOptions {
   maxConcurrency: number;
   appApiToken?: string;
   logger: Logger;
+  /** dapr_http_client_* (absent when metrics are off). */
+  metrics?: HttpClientMetrics;
+}
+
+export interface HttpClientMetrics {
+  recordHttpClient(method: string | undefined, path: string, status: number, elapsedMs: number, sentBytes: number, receivedBytes: number): void;
 }
 
 export type AppRequest = Omit<Dispatcher.RequestOptions, 'origin'>;
@@ -129,7 +135,16 @@ export class AppChannel implements AppCaller {
     try {
       const headers = req.headers as Record<string, string | string[]> | undefined;
       const withToken = this.opts.appApiToken ? { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } : headers;
-      const res = await this.pool.request({ ...req, headers: withToken });
+      const started = this.opts.metrics ? performance.now() : 0;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.pool.request({ ...req, headers: withToken });
+      } catch (err) {
+        // A transport failure is recorded as 500, as Dapr does.
+        this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), 500, performance.now() - started, sentBytes(headers), 0);
+        throw err;
+      }
+      this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), res.statusCode, performance.now() - started, sentBytes(headers), Number(res.headers['content-length'] ?? 0) || 0);
       res.body.once('close', () => this.release());
       return res;
     } catch (err) {
@@ -156,4 +171,14 @@ export class AppChannel implements AppCaller {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     await this.pool.close().catch(() => undefined);
   }
+}
+
+function pathOf(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
+function sentBytes(headers: Record<string, string | string[]> | undefined): number {
+  const v = headers?.['content-length'];
+  return Number(Array.isArray(v) ? v[0] : v ?? 0) || 0;
 }

@@ -133,6 +133,7 @@ export class Sidecar {
           health: options.appHealth,
           maxConcurrency: options.appMaxConcurrency,
           logger,
+          ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}),
           ...(options.appApiToken ? { appApiToken: options.appApiToken } : {}),
         })
       : undefined;

@@ -132,6 +132,11 @@ describe('bounded path cardinality', () => {
     expect(value('/v1.0/invoke/{app_id}/method/orders/{orderID}')).toBe(N / 2);
     expect(value('')).toBe(N / 2);
     expect(series(text, 'dapr_http_server_latency_bucket').length).toBeLessThanOrEqual(3 * 35);
+    // The sidecar's calls to its app (dapr_http_client_*) use the same grouping on the app's path.
+    const client = series(text, 'dapr_http_client_completed_count');
+    expect(client.length).toBeLessThanOrEqual(3);
+    expect(client.find((l) => l.includes('path="/orders/{orderID}"') && l.includes('status="200"'))).toMatch(/ 5000$/);
+    expect(client.find((l) => l.includes('path=""') && l.includes('status="200"'))).toMatch(/ 5000$/);
   }, 600_000);
 
   it('keeps Dapr legacy grouping of state keys and a hard bound on raw paths with the default settings', async () => {
