@@ -23,9 +23,8 @@ export const KINDS = {
   invokeForbidden: { code: 'ERR_DIRECT_INVOKE', status: 403 },
   invokeNotReady: { code: 'ERR_DIRECT_INVOKE', status: 500 },
 
-  // resiliency (the status the caller sees when a policy stops a call)
-  timeout: { code: 'ERR_DIRECT_INVOKE', status: 504 },
-  breakerOpen: { code: 'ERR_DIRECT_INVOKE', status: 503 },
+  // (resiliency has no kinds of its own: as in Dapr, a fired timeout or an open breaker surfaces
+  // as the API's usual error, e.g. invokeFailed 500 "... err: context deadline exceeded")
 
   // state
   stateStoreNotConfigured: { code: 'ERR_STATE_STORE_NOT_CONFIGURED', status: 500, reason: 'DAPR_STATE_NOT_CONFIGURED' },
