@@ -1,0 +1,142 @@
+// mTLS benchmark (not a test): (1) full TLS handshake cost with mutual authentication for
+// ECDSA P-256 and RSA 2048 certificates; (2) two-hop invocation (client -> sidecar A -> sidecar
+// B -> app) with mTLS against plaintext, same run, same machine, pooled keep-alive connections.
+//
+//   npx tsc -p . && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTlsServer, connect } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { CertificateAuthority, generateCa } from '../security/ca.js';
+import { generateKey, keyPem, type KeyType } from '../security/x509.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+
+async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p50: number; p99: number }> {
+  const ca = new CertificateAuthority(generateCa({ trustDomain: 'bench', keyType: type }));
+  const mk = (app: string): { cert: string; key: string } => {
+    const k = generateKey(type);
+    return { cert: ca.signWorkload({ publicKey: createPublicKey(k), spiffeId: `spiffe://public/ns/default/${app}` }).certChain, key: keyPem(k) };
+  };
+  const s = mk('server');
+  const c = mk('client');
+  const server = createTlsServer({ ...s, ca: ca.anchorsPem, requestCert: true, rejectUnauthorized: true }, (sock) => sock.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((res, rej) => {
+      const sock = connect({ host: '127.0.0.1', port, ca: ca.anchorsPem, ...c, checkServerIdentity: () => undefined }, () => {
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        sock.destroy();
+        res();
+      });
+      sock.once('error', rej);
+    });
+  }
+  server.close();
+  times.sort((a, b) => a - b);
+  return { meanMs: times.reduce((a, b) => a + b, 0) / n, p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]! };
+}
+
+const children: ChildProcess[] = [];
+function start(args: string[], env: Record<string, string>, pattern: RegExp): Promise<RegExpMatchArray> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  return new Promise((res, rej) => {
+    const on = (d: Buffer): void => {
+      out += d.toString();
+      const m = out.match(pattern);
+      if (m) res(m);
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.once('exit', () => rej(new Error(`exited: ${out}`)));
+  });
+}
+
+async function mesh(appPort: number, mtls: boolean): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
+  const resources = mkdtempSync(join(tmpdir(), 'bulwark-bench-res-'));
+  let flags: string[] = [];
+  if (mtls) {
+    await new Promise<void>((r) => spawn(process.execPath, [CLI, 'cert', 'init'], { env: { ...process.env, BULWARK_HOME: home } }).once('exit', () => r()));
+    const m = await start([CLI, 'sentry', '--port', '0'], { BULWARK_HOME: home }, /sentry listening on [^:]+:(\d+)/);
+    flags = ['--enable-mtls', '--sentry-address', `127.0.0.1:${m[1]}`];
+  }
+  const common = ['--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', resources, '--log-level', 'warn', ...flags];
+  const env = { BULWARK_HOME: home };
+  await start([CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
+  const a = await start([CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);
+  return `http://127.0.0.1:${a[1]}`;
+}
+
+async function drive(url: string, seconds: number, concurrency: number): Promise<number> {
+  const pool = new Pool(url, { connections: concurrency });
+  const end = Date.now() + seconds * 1000;
+  let n = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const res = await pool.request({ method: 'GET', path: '/v1.0/invoke/callee/method/ping' });
+        await res.body.dump();
+        if (res.statusCode === 200) n++;
+        else failed++;
+      }
+    }),
+  );
+  await pool.close();
+  if (failed > 0) console.log(`  (${failed} failed requests)`);
+  return n / seconds;
+}
+
+async function main(): Promise<void> {
+  const n = arg('handshakes', 300);
+  for (const t of ['ec-p256', 'rsa-2048'] as const) {
+    const r = await handshakes(t, n);
+    console.log(`full mutual-TLS handshake, ${t}: mean ${r.meanMs.toFixed(2)} ms, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${n} sequential, loopback)`);
+  }
+  const app = createHttpServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  const appPort = (app.address() as AddressInfo).port;
+  const seconds = arg('seconds', 10);
+  const concurrency = arg('concurrency', 32);
+  const plain = await mesh(appPort, false);
+  const secure = await mesh(appPort, true);
+  await drive(plain, 2, concurrency); // warm-up both
+  await drive(secure, 2, concurrency);
+  const results: Record<string, number[]> = { plaintext: [], mtls: [] };
+  for (let round = 0; round < 2; round++) {
+    results.plaintext!.push(await drive(plain, seconds, concurrency));
+    results.mtls!.push(await drive(secure, seconds, concurrency));
+  }
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const p = avg(results.plaintext!);
+  const m = avg(results.mtls!);
+  console.log(`two-hop invoke, ${concurrency} concurrent, 2 x ${seconds}s each, interleaved:`);
+  console.log(`  plaintext ${p.toFixed(0)} req/s, mTLS ${m.toFixed(0)} req/s, mTLS/plaintext ${(m / p).toFixed(3)} (cost ${((1 - m / p) * 100).toFixed(1)}%)`);
+  app.close();
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) c.kill('SIGTERM');
+  });
