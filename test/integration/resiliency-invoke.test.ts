@@ -232,7 +232,7 @@ describe('circuit breaker', () => {
       'resiliency.yaml': resiliency('invoke-breaker', `
 policies:
   circuitBreakers:
-    cb: { maxRequests: 1, timeout: 2s, trip: consecutiveFailures >= 2 }
+    cb: { maxRequests: 1, timeout: 3s, trip: consecutiveFailures >= 2 }
 targets:
   apps:
     flaky: { circuitBreaker: cb }
@@ -254,8 +254,8 @@ targets:
     expect(series(m, 'dapr_resiliency_activations_total', { ...labels, status: 'open' })).toBe(1);
 
     // After the timeout: half-open lets one slow probe through and rejects the rest.
-    await plan('/cb', [{ status: 200, delayMs: 1500 }], { status: 200 });
-    await new Promise((r) => setTimeout(r, 2200));
+    await plan('/cb', [{ status: 200, delayMs: 3000 }], { status: 200 });
+    await new Promise((r) => setTimeout(r, 3300));
     const probe = call(sc, '/cb');
     await eventually(async () => (await hits('/cb')).count === 1);
     const extra = await call(sc, '/cb');
@@ -340,7 +340,7 @@ targets:
     expect((await hits('/h-before')).count).toBe(2);
 
     // A call in flight (first attempt fails, the retry is slow) while the file changes.
-    await plan('/h-inflight', [{ status: 500 }, { status: 200, delayMs: 1500 }]);
+    await plan('/h-inflight', [{ status: 500 }, { status: 200, delayMs: 2500 }]);
     const inflight = call(sc, '/h-inflight');
     await eventually(async () => (await hits('/h-inflight')).count === 2);
     writeFileSync(join(folder, 'resiliency.yaml'), file('3'));
