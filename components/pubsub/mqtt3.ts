@@ -17,8 +17,12 @@ import { brokerDownError, consumerIdOf, intSetting, pause } from './broker-setti
 const NAME = 'pubsub.mqtt3';
 const PUBLISH_TIMEOUT = 20_000;
 const REDELIVER_DELAY = 1000;
-/** How long a message for a topic nobody subscribes to (yet) is held before it is dropped. */
-const UNCLAIMED_WAIT = 60_000;
+/**
+ * A resumed session may hold messages for topics the app no longer subscribes to. Such a
+ * message is parked (not blocking the others) until a subscription claims it; once the app
+ * has started subscribing, one that no subscription claims within this time is dropped.
+ */
+const UNCLAIMED_WAIT = 15_000;
 const noop = (): void => undefined;
 /** Tells the client not to send the PUBACK itself; see MqttPubSub.enqueue. */
 const ACK_DEFERRED = new Error('puback deferred until the handler resolves');
@@ -39,6 +43,13 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (fp[i] !== '+' && fp[i] !== tp[i]) return false;
   }
   return fp.length === tp.length;
+}
+
+interface Parked {
+  packet: IPublishPacket;
+  generation: number;
+  done: (err?: Error) => void;
+  timer?: NodeJS.Timeout;
 }
 
 interface Sub {
@@ -77,7 +88,9 @@ class MqttPubSub implements PubSub {
   readonly features = [] as const;
   private readonly client: MqttClient;
   private readonly subs = new Set<Sub>();
-  private readonly subscriptionAdded = new Set<() => void>();
+  private readonly parked = new Set<Parked>();
+  /** When the first subscription was made; parked messages wait at least until then. */
+  private firstSubscribeAt: number | undefined;
   /** Counts ended connections: a message from an older connection must not be acked. */
   private generation = 0;
   /** Rejecters of publishes waiting for their PUBACK, failed when the connection drops. */
@@ -158,23 +171,14 @@ class MqttPubSub implements PubSub {
   }
 
   private async onMessage(packet: IPublishPacket, generation: number, done: (err?: Error) => void): Promise<void> {
+    const handlers = this.matching(packet.topic);
+    if (handlers.length === 0) return this.park({ packet, generation, done });
     const data = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
-    const msg = { topic: packet.topic, data, metadata: { retained: String(packet.retain ?? false) } };
+    const metadata = { retained: String(packet.retain ?? false) };
     const stale = (): boolean => this.closed || this.generation !== generation;
-    let handlers = this.matching(packet.topic);
-    if (handlers.length === 0) {
-      // A persistent session hands over queued messages as soon as we connect, possibly before
-      // the app's subscriptions are registered: wait for one.
-      handlers = await this.waitForSubscription(packet.topic);
-      if (handlers.length === 0) {
-        if (stale()) return;
-        this.logger.warn(`${NAME}: dropping a message on "${packet.topic}": no subscription for it`);
-        return done();
-      }
-    }
     for (;;) {
       if (stale()) return;
-      const results = await Promise.allSettled(handlers.map((h) => h({ ...msg, metadata: { ...msg.metadata } })));
+      const results = await Promise.allSettled(handlers.map((h) => h({ topic: packet.topic, data, metadata: { ...metadata } })));
       if (results.every((r) => r.status === 'fulfilled')) break;
       await pause(REDELIVER_DELAY);
     }
@@ -182,27 +186,34 @@ class MqttPubSub implements PubSub {
     if (!stale()) done();
   }
 
+  private park(p: Parked): void {
+    this.parked.add(p);
+    if (this.firstSubscribeAt !== undefined) this.armDrop(p);
+  }
+
+  private armDrop(p: Parked): void {
+    p.timer = setTimeout(() => {
+      if (!this.parked.delete(p)) return;
+      if (this.closed || this.generation !== p.generation) return;
+      this.logger.warn(`${NAME}: dropping a message on "${p.packet.topic}": no subscription for it`);
+      p.done();
+    }, Math.max(0, (this.firstSubscribeAt ?? Date.now()) + UNCLAIMED_WAIT - Date.now()));
+  }
+
+  /** Hands parked messages that `filter` now matches back to the ordered chain. */
+  private unpark(filter: string): void {
+    for (const p of this.parked) {
+      if (!topicMatches(filter, p.packet.topic)) continue;
+      this.parked.delete(p);
+      clearTimeout(p.timer);
+      this.tail = this.tail.then(() => this.onMessage(p.packet, p.generation, p.done));
+    }
+  }
+
   private matching(topic: string): MessageHandler[] {
     const out: MessageHandler[] = [];
     for (const s of this.subs) if (topicMatches(s.filter, topic)) out.push(s.handler);
     return out;
-  }
-
-  private async waitForSubscription(topic: string): Promise<MessageHandler[]> {
-    const deadline = Date.now() + UNCLAIMED_WAIT;
-    while (!this.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(wake, 1000);
-        this.subscriptionAdded.add(wake);
-        function wake(): void {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      const found = this.matching(topic);
-      if (found.length > 0) return found;
-    }
-    return [];
   }
 
   async publish(req: PublishRequest): Promise<void> {
@@ -235,8 +246,11 @@ class MqttPubSub implements PubSub {
     // Registered before SUBSCRIBE goes out: a resumed session may already be holding a queued
     // message for it, and its SUBACK waits behind that message.
     this.subs.add(sub);
-    for (const wake of [...this.subscriptionAdded]) wake();
-    this.subscriptionAdded.clear();
+    this.unpark(req.topic);
+    if (this.firstSubscribeAt === undefined) {
+      this.firstSubscribeAt = Date.now();
+      for (const p of this.parked) this.armDrop(p);
+    }
     try {
       await this.client.subscribeAsync(req.topic, { qos: this.qos });
     } catch (err) {
@@ -255,7 +269,8 @@ class MqttPubSub implements PubSub {
   async close(): Promise<void> {
     this.closed = true;
     this.subs.clear();
-    for (const wake of this.subscriptionAdded) wake();
+    for (const p of this.parked) clearTimeout(p.timer);
+    this.parked.clear();
     await this.client.endAsync(true);
   }
 }

@@ -253,6 +253,25 @@ for (const broker of BROKERS) {
       expect([...inbox2.seen.keys()].sort()).toEqual(Array.from({ length: 10 }, (_, i) => payload(i + 1).toString('latin1')).sort());
     });
 
+    it('does not hold a returning subscriber up with messages for a topic it dropped', async () => {
+      const dropped = topic();
+      const kept = topic();
+      const id = consumerId('returning');
+      const first = await create(id);
+      await first.subscribe({ topic: dropped, metadata: {} }, async () => {});
+      await first.subscribe({ topic: kept, metadata: {} }, async () => {});
+      await first.close?.();
+      open.splice(open.indexOf(first), 1);
+      const pub = await create(consumerId('pub'));
+      for (let i = 0; i < 3; i++) await pub.publish({ topic: dropped, data: payload(i), metadata: {} });
+      for (let i = 0; i < 3; i++) await pub.publish({ topic: kept, data: payload(10 + i), metadata: {} });
+      const inbox = new Inbox();
+      await (await create(id)).subscribe({ topic: kept, metadata: {} }, inbox.handler);
+      // Well inside the time a parked message may wait for a subscription that claims it.
+      await eventually(() => inbox.distinct() === 3, 8_000);
+      expect(inbox.messages.every((m) => m.topic === kept)).toBe(true);
+    });
+
     if (broker.ordered) {
       it('delivers one topic in publish order', async () => {
         const t = topic();
