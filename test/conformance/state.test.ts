@@ -74,7 +74,16 @@ const BACKENDS: Backend[] = [
           const h = await r.hgetall(key);
           return h.data === undefined ? undefined : { value: h.data, etag: h.version! };
         },
-        close: async () => void r.disconnect(),
+        close: async () => {
+          // This run's keys all carry RUN (in the app id or the key itself).
+          let cursor = '0';
+          do {
+            const [next, keys] = await r.scan(cursor, 'MATCH', `*${RUN}*`, 'COUNT', 1000);
+            if (keys.length > 0) await r.del(...keys);
+            cursor = next;
+          } while (cursor !== '0');
+          r.disconnect();
+        },
       };
     },
   },

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommunicationProtocolEnum, DaprClient, StateConcurrencyEnum } from '@dapr/dapr';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startSidecar, type SidecarProc } from '../helpers/processes.js';
@@ -60,6 +61,12 @@ for (const target of TARGETS) {
 
     afterAll(async () => {
       await client?.stop();
+      if (target.service === 'redis' && available) {
+        const r = new Redis({ host: '127.0.0.1', port: 6379 });
+        const keys = await r.keys(`${appId}||*`);
+        if (keys.length > 0) await r.del(...keys);
+        r.disconnect();
+      }
       if (target.service === 'postgres' && available) {
         const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
         await c.connect();
