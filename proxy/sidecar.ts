@@ -52,6 +52,8 @@ export class Sidecar {
   private outboundReady = false;
   private blocksReady = false;
   private readonly startedAt = Date.now();
+  /** Stops watching the resources folders for Resiliency changes. */
+  private closeResiliency: () => void = () => undefined;
 
   private constructor(
     readonly options: SidecarOptions,
@@ -235,6 +237,7 @@ export class Sidecar {
     const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: invocation.ports.internal, ...(invocation.ports.public ? { public: invocation.ports.public } : {}) };
     const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation, telemetry);
     self = sidecar;
+    sidecar.closeResiliency = resiliency.close;
     sidecar.outboundReady = true;
     sidecar.register();
     logger.info(`HTTP API listening on ${options.listenAddress}:${httpPort}`);
@@ -346,6 +349,7 @@ export class Sidecar {
       if (this.registryFile) removeEntry(this.registryFile);
       this.outboundReady = false;
       await Promise.all([this.api.close(this.options.gracefulShutdownMs), this.invocation.close()]);
+      this.closeResiliency();
       for (const b of [...this.blocks].reverse()) {
         try {
           await b.close?.();
