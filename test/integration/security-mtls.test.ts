@@ -139,6 +139,18 @@ describe('mutual TLS between sidecars', () => {
   });
 });
 
+describe('static SVID files (DAPR_CERT_CHAIN / DAPR_CERT_KEY)', () => {
+  it('a sidecar given a workload SVID uses it without the sentry', async () => {
+    const own = svid(ca, 'spiffe://public/ns/default/dave', { ttlMs: 3_600_000 });
+    const dave = await startMember('dave', home, { args: ['--enable-mtls', '--sentry-address', '127.0.0.1:1'], env: { DAPR_CERT_CHAIN: own.cert, DAPR_CERT_KEY: own.key } });
+    const r = await invoke(alice, 'dave', '/who');
+    expect(r.status).toBe(200);
+    expect((r.json.headers as Record<string, string>)['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/alice');
+    // dave has no policy on bob: the global default denies.
+    expect((await invoke(dave, 'bob', '/hello')).status).toBe(403);
+  });
+});
+
 describe('access control through two mTLS sidecars', () => {
   it('allows GET /hello for alice', async () => {
     expect((await invoke(alice, 'bob', '/hello')).status).toBe(200);
