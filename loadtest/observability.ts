@@ -1,0 +1,171 @@
+// Observability benchmark (not a test): what tracing and metrics cost on the request path, in the
+// same run. One app, several sidecars in front of it that differ only in their Configuration:
+//
+//   off       samplingRate "0", metrics off       (no trace or metrics layers at all)
+//   metrics   samplingRate "0", metrics on
+//   rate-1e-4 default sampling (spans created, one in 10,000 sampled), metrics on
+//   sampled   samplingRate "1", metrics on, every span exported over OTLP/HTTP to a sink
+//
+// Two paths per sidecar: fronting (client -> public port -> app) and the invoke API
+// (client -> /v1.0/invoke/<self>/method/x -> app). Variants run in alternating rounds so drift
+// on a shared machine hits them alike; throughput is summed over rounds.
+//
+//   npx tsc -p . && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+const APP = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end('ok')); })
+  .listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`;
+
+interface Running {
+  child: ChildProcess;
+  out: string;
+}
+
+function spawnLogged(cmd: string, args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r: Running = { child, out: '' };
+  child.stdout!.on('data', (d: Buffer) => (r.out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (r.out += d.toString()));
+  return r;
+}
+
+async function waitFor(r: Running, re: RegExp, ms = 60_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = r.out.match(re);
+    if (m) return m;
+    if (r.child.exitCode !== null) throw new Error(`process exited:\n${r.out}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${r.out}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+interface Variant {
+  name: string;
+  tracing: string;
+  metrics: boolean;
+  api?: string;
+  front?: string;
+  proc?: Running;
+  done: { front: number; api: number };
+}
+
+async function drive(origin: string, path: string, seconds: number, concurrency: number): Promise<number> {
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
+  let count = 0;
+  let errors = 0;
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        try {
+          const r = await pool.request({ method: 'GET', path });
+          await r.body.dump();
+          if (r.statusCode === 200) count++;
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  await pool.close();
+  if (errors > 0) console.warn(`  ${errors} failed requests on ${origin}${path}`);
+  return count;
+}
+
+async function main(): Promise<void> {
+  const seconds = arg('seconds', 4);
+  const rounds = arg('rounds', 3);
+  const concurrency = arg('concurrency', 32);
+  // The OTLP sink: accepts and discards exports.
+  let exported = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (exported += c.length));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
+  const sinkPort = (sink.address() as AddressInfo).port;
+
+  const app = spawnLogged(process.execPath, ['-e', APP]);
+  const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
+
+  const variants: Variant[] = [
+    { name: 'off', tracing: '"0"', metrics: false, done: { front: 0, api: 0 } },
+    { name: 'metrics', tracing: '"0"', metrics: true, done: { front: 0, api: 0 } },
+    { name: 'rate-1e-4', tracing: '""', metrics: true, done: { front: 0, api: 0 } },
+    { name: 'sampled', tracing: '"1"', metrics: true, done: { front: 0, api: 0 } },
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-obs-bench-'));
+  try {
+    for (const v of variants) {
+      const home = join(dir, v.name);
+      mkdirSync(home, { recursive: true });
+      const cfg = join(home, 'config.yaml');
+      const otel = v.name === 'sampled' ? `\n    otel:\n      endpointAddress: "127.0.0.1:${sinkPort}"\n      isSecure: false\n      protocol: http` : '';
+      writeFileSync(cfg, `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: bench\nspec:\n  tracing:\n    samplingRate: ${v.tracing}${otel}\n  metric:\n    enabled: ${v.metrics}\n`);
+      const appId = `bench-${v.name}`;
+      mkdirSync(join(home, 'none'), { recursive: true });
+      v.proc = spawnLogged(process.execPath, [CLI, 'sidecar', '--app-id', appId, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
+    }
+    for (const v of variants) {
+      // With --log-level warn the listening lines are not printed; read the registry entry instead.
+      const home = join(dir, v.name);
+      const entry = await (async () => {
+        const { readEntries } = await import('../proxy/naming/local-registry.js');
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const e = readEntries(home).find((x) => x.appId === `bench-${v.name}`);
+          if (e) return e;
+          if (v.proc!.child.exitCode !== null || Date.now() > deadline) throw new Error(`sidecar ${v.name} did not start:\n${v.proc!.out}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      v.api = `http://127.0.0.1:${entry.httpPort}`;
+      v.front = `http://127.0.0.1:${(entry as { publicPort?: number }).publicPort}`;
+    }
+    // Warm-up: JIT, pools.
+    for (const v of variants) {
+      await drive(v.front!, '/x', 1, concurrency);
+      await drive(v.api!, `/v1.0/invoke/bench-${v.name}/method/x`, 1, concurrency);
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const v of variants) {
+        v.done.front += await drive(v.front!, '/x', seconds, concurrency);
+        v.done.api += await drive(v.api!, `/v1.0/invoke/bench-${v.name}/method/x`, seconds, concurrency);
+      }
+    }
+    const total = rounds * seconds;
+    const base = variants[0]!.done;
+    console.log(`\nobservability cost, ${rounds} rounds x ${seconds}s per variant and path, concurrency ${concurrency}`);
+    console.log('variant      fronting req/s   vs off    invoke API req/s   vs off');
+    for (const v of variants) {
+      const f = v.done.front / total;
+      const a = v.done.api / total;
+      const pct = (x: number, b: number): string => `${(((x - b) / b) * 100).toFixed(1)}%`.padStart(7);
+      console.log(`${v.name.padEnd(12)} ${f.toFixed(0).padStart(14)}   ${pct(v.done.front, base.front)}   ${a.toFixed(0).padStart(16)}   ${pct(v.done.api, base.api)}`);
+    }
+    console.log(`OTLP bytes received by the sink: ${exported}`);
+  } finally {
+    for (const v of variants) v.proc?.child.kill('SIGTERM');
+    app.child.kill('SIGTERM');
+    sink.close();
+  }
+}
+
+await main();
