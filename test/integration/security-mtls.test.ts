@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { CertificateAuthority } from '../../security/ca.js';
 import { writeEntry } from '../../proxy/naming/local-registry.js';
 import { startMember, type Member } from '../helpers/mesh.js';
@@ -136,6 +137,33 @@ describe('mutual TLS between sidecars', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('upgrades over mutual TLS', () => {
+  it('a WebSocket from alice to bob travels the mTLS tunnel (bob allows /public/**)', async () => {
+    const got = await new Promise<string[]>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${alice.sidecar.httpPort}/v1.0/invoke/bob/method/public/chat`);
+      const out: string[] = [];
+      ws.on('error', reject);
+      ws.on('message', (data) => {
+        out.push(data.toString());
+        if (out.length === 1) ws.send('ping');
+        else ws.close();
+      });
+      ws.on('close', () => resolve(out));
+    });
+    expect(got).toEqual(['hello from bob at /public/chat', 'echo: ping']);
+  });
+
+  it('a WebSocket to an operation the ACL denies is refused', async () => {
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${alice.sidecar.httpPort}/v1.0/invoke/bob/method/admin`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => resolve(-1));
+    });
+    expect(status).toBe(403);
   });
 });
 
