@@ -40,17 +40,18 @@ export async function createHttpBinding(ctx: ComponentContext): Promise<Binding>
     const method = req.operation === 'create' ? 'POST' : req.operation.toUpperCase();
     let url = base!.replace(/\/+$/, '');
     const path = req.metadata.path;
-    if (path !== undefined) url = `${url}/${path.replace(/^\/+/, '')}`;
+    if (path) url = `${url}/${path.replace(/^\/+/, '')}`;
     const headers: Record<string, string> = {};
+    // Dapr's order: defaults, then the security token, then capitalised metadata keys (which
+    // may override both), then the trace context.
+    if (WITH_BODY.has(method)) headers['content-type'] = 'application/json; charset=utf-8';
+    headers.accept = 'application/json; charset=utf-8';
+    if (token && tokenHeader) headers[tokenHeader.toLowerCase()] = token;
     for (const [k, v] of Object.entries(req.metadata)) {
       const c = k.charCodeAt(0);
-      if (c >= 65 && c <= 90) headers[k] = v;
+      if (c >= 65 && c <= 90) headers[k.toLowerCase()] = v;
     }
     for (const k of FORWARDED) if (req.metadata[k]) headers[k] = req.metadata[k]!;
-    const hasBody = WITH_BODY.has(method) && req.data.length > 0;
-    if (!hasHeader(headers, 'content-type') && hasBody) headers['Content-Type'] = 'application/json; charset=utf-8';
-    if (!hasHeader(headers, 'accept')) headers.Accept = 'application/json; charset=utf-8';
-    if (token && tokenHeader) headers[tokenHeader] = token;
     const signals = [signal, timeout ? AbortSignal.timeout(timeout) : undefined].filter((s): s is AbortSignal => !!s);
     const res = await request(url, {
       method: method as Dispatcher.HttpMethod,
@@ -66,9 +67,11 @@ export async function createHttpBinding(ctx: ComponentContext): Promise<Binding>
       metadata[canonicalHeader(k)] = Array.isArray(v) ? v.join(', ') : v;
     }
     const reqFlag = req.metadata.errorIfNot2XX;
-    const failNon2xx = reqFlag === undefined ? errorIfNot2XX : isTruthy(reqFlag);
+    const failNon2xx = reqFlag ? isTruthy(reqFlag) : errorIfNot2XX;
     if (failNon2xx && (res.statusCode < 200 || res.statusCode > 299)) throw new BindingError(`received status code ${res.statusCode}`, metadata);
-    return { data, metadata, contentType: typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : undefined };
+    // Like Dapr, no content type of its own: the API answers application/json, and the server's
+    // Content-Type travels as metadata.
+    return { data, metadata };
   }
 
   return {
@@ -81,24 +84,23 @@ export async function createHttpBinding(ctx: ComponentContext): Promise<Binding>
   };
 }
 
-function hasHeader(h: Record<string, string>, name: string): boolean {
-  return Object.keys(h).some((k) => k.toLowerCase() === name);
-}
-
 /** Go's canonical MIME header key: "content-type" -> "Content-Type". */
 function canonicalHeader(k: string): string {
   return k.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase());
 }
 
+/** Reads at most `max` bytes (<= 0: all) and drops the rest, as Dapr's LimitReader does. */
 async function readLimited(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (max > 0 && size > max) {
+    if (max > 0 && size + chunk.length >= max) {
+      chunks.push(chunk.subarray(0, max - size));
+      size = max;
       body.destroy();
-      throw new Error(`response body exceeds the maximum size of ${max} bytes`);
+      break;
     }
+    size += chunk.length;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
