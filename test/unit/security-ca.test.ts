@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, generateCa } from '../../security/ca.js';
 import { requestCertificate } from '../../security/sentry-client.js';
 import { Sentry } from '../../security/sentry.js';
-import { MtlsContext, type Credentials } from '../../security/tls.js';
+import { MtlsContext, peerIdentity, type Credentials } from '../../security/tls.js';
 import { buildCsr, csrPublicKey, generateKey, keyPem } from '../../security/x509.js';
 
 const pem = generateCa({ trustDomain: 'localhost' });
@@ -153,6 +153,30 @@ describe('rotation', () => {
       await pool.close();
       https.close();
     }
+  });
+
+  it('resumed TLS sessions keep the verified caller identity', async () => {
+    const server = new MtlsContext(credentials('bob'));
+    const client = new MtlsContext(credentials('alice'));
+    const https = createServer(server.serverOptions(), (req, res) => {
+      const sock = req.socket as import('node:tls').TLSSocket;
+      res.end(JSON.stringify({ reused: sock.isSessionReused(), id: peerIdentity(sock)?.uri ?? null }));
+    });
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
+    const connect = client.connector({ appId: 'bob', namespace: 'default' });
+    const seen: Array<{ reused: boolean; id: string }> = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const pool = new Pool(`https://127.0.0.1:${(https.address() as AddressInfo).port}`, { connect: connect as never });
+        seen.push((await (await pool.request({ path: '/', method: 'GET' })).body.json()) as { reused: boolean; id: string });
+        await pool.close();
+      }
+    } finally {
+      https.close();
+    }
+    expect(seen.map((x) => x.id)).toEqual(Array(3).fill('spiffe://public/ns/default/alice'));
+    expect(seen[0]!.reused).toBe(false);
+    expect(seen.slice(1).some((x) => x.reused)).toBe(true);
   });
 
   it('refuses to rotate to a certificate for another identity', () => {
