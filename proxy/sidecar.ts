@@ -124,7 +124,8 @@ export class Sidecar {
       appId: options.appId,
       logger,
       resources: resources.resiliencies,
-      watchFolders: options.resourcesPaths,
+      // Dapr 1.18 turns the HotReload feature on by default; `features: [{name: HotReload, enabled: false}]` turns it off.
+      watchFolders: configuration.features.get('HotReload') === false ? [] : options.resourcesPaths,
       componentType: (name) => components.all().find((c) => c.name === name)?.type,
     });
     const policies: PolicyProvider = resiliency.provider;
