@@ -26,7 +26,7 @@ import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
 import { baggageLayer } from './layers/baggage.js';
-import { metricsLayer } from './layers/metrics.js';
+import { inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
 import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
 import { HttpListener } from './listeners/http-server.js';
@@ -188,7 +188,7 @@ export class Sidecar {
       components,
       env: options.env,
       logger,
-      inboundLayers: [inboundTraceLayer(telemetry, options.appId)],
+      inboundLayers: [inboundTraceLayer(telemetry, options.appId), inboundMetricsLayer(telemetry.metrics)],
     });
     const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
     const router = new Router(routes, invocation.invoker.fallback);

@@ -17,3 +17,23 @@ export function metricsLayer(metrics: DaprMetrics | undefined): Layer | null {
     }
   };
 }
+
+/**
+ * The called side of a remote invocation (internal listener): dapr_runtime_service_invocation_
+ * req_recv_total and res_sent_total, labelled with the calling app id the peer sidecar stamped.
+ * Dapr's label names are kept: `src_app_id` on requests received, `dst_app_id` (the caller) on
+ * responses sent.
+ */
+export function inboundMetricsLayer(metrics: DaprMetrics | undefined): Layer | null {
+  if (!metrics) return null;
+  return (next) => async (ex) => {
+    const caller = ex.header('dapr-caller-app-id');
+    if (!caller) return next(ex);
+    metrics.recordInvocationReceived(caller);
+    try {
+      await next(ex);
+    } finally {
+      metrics.recordInvocationAnswered(caller, ex.res.statusCode);
+    }
+  };
+}

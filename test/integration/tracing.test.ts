@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readEntries } from '../../proxy/naming/local-registry.js';
 import { eventually, startSidecar, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
 import { startOtlpReceiver, startZipkinReceiver, tracingConfig, type ReceivedSpan } from '../helpers/trace-receivers.js';
 
@@ -138,6 +139,11 @@ describe('tracing across service invocation', () => {
       expect(server.attributes).toMatchObject({ 'rpc.service': 'ServiceInvocation', 'dapr.invoke_method': 'pay' });
     }
     expect(otlp.spans.find((s) => s.spanId === s2)!.tracestate).toBe('congo=t61rcWkgMzE');
+    // The callee counts the request and its answer under the caller's app id.
+    const calleePort = readEntries(home).find((e) => e.appId === 'tr-callee')!.metricsPort;
+    const text = await (await fetch(`http://127.0.0.1:${calleePort}/metrics`)).text();
+    expect(text).toMatch(/dapr_runtime_service_invocation_req_recv_total\{src_app_id="tr-caller",app_id="tr-callee"\} [1-9]/);
+    expect(text).toContain('dapr_runtime_service_invocation_res_sent_total{dst_app_id="tr-caller",status="200",app_id="tr-callee"} 1');
   });
 
   it('sampling 0 exports nothing and passes the app context through unchanged; sampling 1 exports every trace', async () => {
