@@ -3,7 +3,7 @@
 // Dapr does), get, delete and list (absolute paths, recursive). A fileName with a `..` segment,
 // an absolute path outside rootPath, or a symlink leading out of it is refused.
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { meta, type ComponentContext } from '../../core/component.js';
@@ -69,8 +69,10 @@ export async function createLocalStorageBinding(ctx: ComponentContext): Promise<
         if (!name) throw new Error('required metadata "fileName" is missing');
         const file = await target(name);
         const st = await lstat(file).catch(() => undefined);
-        if (!st) throw new Error(`file not found: ${name}`);
-        await rm(file, { recursive: st.isDirectory() });
+        if (!st) throw new Error(`error deleting file ${name}: no such file or directory`);
+        // Like Go's os.Remove: a file, or an empty folder.
+        if (st.isDirectory()) await rmdir(file);
+        else await rm(file);
         return undefined;
       }
       case 'list': {
@@ -79,7 +81,8 @@ export async function createLocalStorageBinding(ctx: ComponentContext): Promise<
           if (err.code === 'ENOENT') throw new Error(`folder not found: ${name}`);
           throw err;
         });
-        return { data: Buffer.from(JSON.stringify(files)), contentType: 'application/json' };
+        // Go marshals an empty list as null.
+        return { data: Buffer.from(files.length ? JSON.stringify(files) : 'null'), contentType: 'application/json' };
       }
       default:
         throw new Error(`unsupported operation ${req.operation}`);
@@ -108,7 +111,9 @@ export function decodeCreateData(data: Buffer): Buffer {
       // not a JSON string: keep as is
     }
   }
-  if (isStdBase64(text)) return Buffer.from(text, 'base64');
+  // Go's decoder skips line breaks.
+  const b64 = text.replace(/[\r\n]/g, '');
+  if (isStdBase64(b64)) return Buffer.from(b64, 'base64');
   return bytes;
 }
 
