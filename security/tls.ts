@@ -95,6 +95,11 @@ export class MtlsContext {
     if (typeof tls.setSecureContext !== 'function') throw new Error('attach: not a TLS server');
     this.servers.add(tls);
     tls.once('close', () => this.servers.delete(tls));
+    // A client certificate that chains to the anchors but is not a workload SVID (a CA, no or
+    // several SPIFFE URIs, a malformed ID) is refused as go-spiffe refuses it: at the handshake.
+    tls.on('secureConnection', (sock: TLSSocket) => {
+      if (!peerIdentity(sock)) sock.destroy();
+    });
   }
 
   onRotate(fn: (c: Credentials) => void): void {

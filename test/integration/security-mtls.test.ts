@@ -3,6 +3,7 @@
 // another CA, an expired certificate, no certificate, a server with another app's identity,
 // a wrong trust domain (refused by the access control list, as in Dapr: the TLS layer accepts
 // any SVID of the trust anchors and leaves authorisation to the ACL).
+import { createPublicKey } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { CertificateAuthority } from '../../security/ca.js';
 import { writeEntry } from '../../proxy/naming/local-registry.js';
+import { generateKey, keyPem } from '../../security/x509.js';
 import { startMember, type Member } from '../helpers/mesh.js';
 import { tempDir, writeFolder } from '../helpers/processes.js';
 import { anchors, certInit, directCall, foreignCa, startSentry, svid, type SentryProc } from '../helpers/security.js';
@@ -103,6 +105,12 @@ describe('mutual TLS between sidecars', () => {
   it('refuses a peer whose certificate another CA signed', async () => {
     const other = foreignCa();
     await expect(directCall(bob.internalPort, '/hello', trust, svid(other, 'spiffe://public/ns/default/alice'))).rejects.toThrow();
+  });
+
+  it('refuses a certificate of the right CA that is not a workload SVID', async () => {
+    const key = generateKey();
+    const plain = ca.signServer(createPublicKey(key), { dns: ['localhost'] });
+    await expect(directCall(bob.internalPort, '/public/x', trust, { cert: plain.certChain, key: keyPem(key) })).rejects.toThrow();
   });
 
   it('refuses an expired certificate', async () => {
