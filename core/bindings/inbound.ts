@@ -1,7 +1,7 @@
 // Input bindings: which ones start (the `direction` metadata, else the app's OPTIONS probe),
 // and how each event reaches the app: POST /<route> under the component inbound policy, with
-// the event metadata as headers and a trace context; anything but 200 is a failure that the
-// component may nack and redeliver.
+// the event metadata as headers and a trace context. The policy retries anything but 200; a
+// final answer outside 2xx is a failure that the component may nack and redeliver.
 import type { AppCaller } from '../app.js';
 import type { LoadedComponent } from '../block.js';
 import { meta, type Logger } from '../component.js';
@@ -93,7 +93,9 @@ export class InputBindings {
         { failureStatus: (r) => (r.status === 200 ? undefined : r.status) },
       );
       span.setHttpStatus(result.status);
-      if (result.status !== 200) {
+      // Only 200 passes the policy (other answers are retried), but once retries end any 2xx
+      // counts as delivered, as in Dapr.
+      if (result.status < 200 || result.status > 299) {
         throw new AppDeliveryError(`fails to send binding event to http app channel, status code: ${result.status} body: ${result.body.toString('utf8').slice(0, 200)}`);
       }
       ok = true;
