@@ -175,7 +175,20 @@ describe('upgrades over mutual TLS', () => {
   });
 });
 
-describe('static SVID files (DAPR_CERT_CHAIN / DAPR_CERT_KEY)', () => {
+describe('other ways to turn mTLS on', () => {
+  it('Configuration spec.mtls.enabled (with spec.mtls.sentryAddress) without the flag', async () => {
+    const cfg = join(
+      writeFolder({ 'erin.yaml': `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: erin\nspec:\n  mtls:\n    enabled: true\n    sentryAddress: ${sentry.address}\n` }),
+      'erin.yaml',
+    );
+    const erin = await startMember('erin', home, { args: ['--config', cfg] });
+    expect(erin.sidecar.output()).toMatch(/workload certificate spiffe:\/\/public\/ns\/default\/erin/);
+    const r = await invoke(alice, 'erin', '/who');
+    expect(r.status).toBe(200);
+    expect((r.json.headers as Record<string, string>)['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/alice');
+  });
+
+
   it('a sidecar given a workload SVID uses it without the sentry', async () => {
     const own = svid(ca, 'spiffe://public/ns/default/dave', { ttlMs: 3_600_000 });
     const dave = await startMember('dave', home, { args: ['--enable-mtls', '--sentry-address', '127.0.0.1:1'], env: { DAPR_CERT_CHAIN: own.cert, DAPR_CERT_KEY: own.key } });
