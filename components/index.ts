@@ -22,6 +22,7 @@ import { createLocalEnvSecretStore } from './secretstores/local-env.js';
 import { createLocalFileSecretStore } from './secretstores/local-file.js';
 import { createInMemoryStateStore } from './state/in-memory.js';
 import { createPostgresStateStore } from './state/postgresql.js';
+import { createPostgresV2StateStore } from './state/postgresql-v2.js';
 import { createRedisStateStore } from './state/redis.js';
 import { createSqliteStateStore } from './state/sqlite.js';
 
@@ -31,6 +32,7 @@ export function builtinComponents(): ComponentRegistry {
     .register('state', ['state.sqlite', 'state.sqlite3'], createSqliteStateStore)
     .register('state', ['state.redis'], createRedisStateStore)
     .register('state', ['state.postgresql', 'state.postgres'], createPostgresStateStore)
+    .register('state', ['state.postgresql/v2', 'state.postgres/v2'], createPostgresV2StateStore)
     .register('pubsub', ['pubsub.redis'], createRedisPubSub)
     .register('pubsub', ['pubsub.jetstream'], createJetStreamPubSub)
     .register('pubsub', ['pubsub.rabbitmq'], createRabbitMqPubSub)

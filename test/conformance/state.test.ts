@@ -23,6 +23,8 @@ interface Raw {
 
 interface Backend {
   type: string;
+  /** spec.version; 'v1' when absent. */
+  version?: string;
   service?: ServiceName;
   persistent: boolean;
   /** ETags are integers: a non-integer one is refused as invalid (400) rather than a mismatch. */
@@ -112,16 +114,44 @@ const BACKENDS: Backend[] = [
       };
     },
   },
+  {
+    type: 'state.postgresql',
+    version: 'v2',
+    service: 'postgres',
+    persistent: true,
+    numericETag: false,
+    metadata: (tag) =>
+      `\n  - name: connectionString\n    value: "host=127.0.0.1 port=5432 user=postgres database=test"\n  - name: tablePrefix\n    value: "${tag}_"`,
+    raw: async (tag) => {
+      const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+      await c.connect();
+      const table = `${tag}_state`;
+      return {
+        put: async (key, json) => {
+          await c.query(`INSERT INTO ${table} (key, value) VALUES ($1, convert_to($2, 'UTF8')) ON CONFLICT (key) DO UPDATE SET value = excluded.value, etag = gen_random_uuid()`, [key, json]);
+        },
+        read: async (key) => {
+          const r = await c.query<{ value: string; etag: string }>(`SELECT convert_from(value, 'UTF8') AS value, etag::text AS etag FROM ${table} WHERE key = $1`, [key]);
+          return r.rows[0];
+        },
+        close: async () => {
+          await c.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+          await c.query(`DELETE FROM dapr_metadata WHERE key = $1`, [`migrations-state-v2-${tag}_`]).catch(() => undefined);
+          await c.end();
+        },
+      };
+    },
+  },
 ];
 
-function component(name: string, type: string, md: string, extra = ''): string {
+function component(name: string, type: string, md: string, extra = '', version = 'v1'): string {
   return `apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
   name: ${name}
 spec:
   type: ${type}
-  version: v1
+  version: ${version}
   metadata:${(md === '[]' ? '' : md) + extra || ' []'}
 ---
 `;
@@ -144,19 +174,20 @@ async function call(sc: SidecarProc, method: string, path: string, body?: unknow
 }
 
 for (const backend of BACKENDS) {
-  describe(`state conformance: ${backend.type}`, () => {
-    const appId = `conf-${backend.type.split('.')[1]}-${RUN}`;
-    const tag = `bulwark_conf_${backend.type.split('.')[1]!.replace('-', '_')}_${RUN}`;
+  const label = `${backend.type.split('.')[1]}${backend.version ? `-${backend.version}` : ''}`;
+  describe(`state conformance: ${backend.type}${backend.version ? `/${backend.version}` : ''}`, () => {
+    const appId = `conf-${label}-${RUN}`;
+    const tag = `bulwark_conf_${label.replace('-', '_')}_${RUN}`;
     const dir = tempDir('bulwark-state-');
     const home = tempDir('bulwark-home-');
     const md = backend.metadata(tag, dir);
     const resources = {
       'stores.yaml':
-        component('store', backend.type, md) +
+        component('store', backend.type, md, '', backend.version) +
         // Same backend, other key prefixes. In-memory stores are separate maps anyway.
-        component('byname', backend.type, md, `\n  - name: keyPrefix\n    value: name`) +
-        component('noprefix', backend.type, md, `\n  - name: keyPrefix\n    value: none`) +
-        component('custom', backend.type, md, `\n  - name: keyPrefix\n    value: MyPrefix`),
+        component('byname', backend.type, md, `\n  - name: keyPrefix\n    value: name`, backend.version) +
+        component('noprefix', backend.type, md, `\n  - name: keyPrefix\n    value: none`, backend.version) +
+        component('custom', backend.type, md, `\n  - name: keyPrefix\n    value: MyPrefix`, backend.version),
     };
     let sc: SidecarProc;
     let features: string[] = [];
