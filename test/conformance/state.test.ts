@@ -323,6 +323,18 @@ for (const backend of BACKENDS) {
       expect(after.headers.get('etag')).not.toBe(etag);
     });
 
+    it('100 parallel first-write creators of a new key without an ETag: exactly one wins', async ({ skip }) => {
+      if (!available || !has('ETAG')) skip();
+      const key = `race-new-${randomUUID()}`;
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, w) => save([{ key, value: { w }, options: { concurrency: 'first-write' } }])),
+      );
+      const winners = results.map((r, w) => (r.status === 204 ? w : -1)).filter((w) => w >= 0);
+      expect(winners).toHaveLength(1);
+      expect(results.filter((r) => r.status === 409)).toHaveLength(99);
+      expect((await get(key)).json).toEqual({ w: winners[0] });
+    });
+
     it('TTL: the value carries ttlExpireTime, then expires; -1 never expires', async ({ skip }) => {
       if (!available || !has('TTL')) skip();
       const before = Date.now();
