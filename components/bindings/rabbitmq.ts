@@ -2,8 +2,9 @@
 // durable, deleteWhenUnused, exclusive, maxPriority and ttlInSeconds. Output `create` publishes
 // to the default exchange with the queue as routing key (persistent, text/plain unless told,
 // request metadata as AMQP headers; ttlInSeconds, priority, messageID, correlationID,
-// contentType and type set the matching properties). Input consumes the queue: ack after the
-// app took the message, nack with requeue when it failed, so the broker delivers it again.
+// contentType and type set the matching properties). Input consumes the queue one message at a
+// time: ack after the app took it, nack with requeue when it failed, so the broker delivers it
+// again; string headers become the event metadata (query-escaped, as Dapr does).
 // A lost connection is re-established after reconnectWaitInSeconds.
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
 import { meta, type ComponentContext } from '../../core/component.js';
@@ -82,24 +83,32 @@ export async function createRabbitMqBinding(ctx: ComponentContext): Promise<Bind
 
   async function consume(ch: Channel): Promise<void> {
     if (prefetch > 0) await ch.prefetch(prefetch);
+    // One message at a time, in queue order, as Dapr's binding handles them.
+    let chain = Promise.resolve();
     await ch.consume(queue!, (msg: ConsumeMessage | null) => {
       if (!msg) return;
-      const metadata: Record<string, string> = {};
-      for (const [k, v] of Object.entries(msg.properties.headers ?? {})) {
-        if (v !== undefined && v !== null) metadata[k] = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : JSON.stringify(v);
-      }
-      handler!({ data: msg.content, metadata }).then(
-        () => ch.ack(msg),
-        (err: Error) => {
-          ctx.logger.debug(`${NAME}: the app failed a message, requeueing it: ${err.message}`);
-          try {
-            ch.nack(msg, false, true);
-          } catch {
-            // The channel is gone: the broker requeues unacknowledged messages by itself.
-          }
-        },
-      );
+      chain = chain.then(() => handle(ch, msg));
     }, { noAck: false });
+  }
+
+  async function handle(ch: Channel, msg: ConsumeMessage): Promise<void> {
+    // String headers only, key and value query-escaped so they travel as HTTP headers (as Dapr).
+    const metadata: Record<string, string> = {};
+    for (const [k, v] of Object.entries(msg.properties.headers ?? {})) {
+      if (typeof v === 'string') metadata[goQueryEscape(k)] = goQueryEscape(v);
+      else if (Buffer.isBuffer(v)) metadata[goQueryEscape(k)] = goQueryEscape(v.toString('utf8'));
+    }
+    try {
+      await handler!({ data: msg.content, metadata });
+      ch.ack(msg);
+    } catch (err) {
+      ctx.logger.debug(`${NAME}: the app failed a message, requeueing it: ${(err as Error).message}`);
+      try {
+        ch.nack(msg, false, true);
+      } catch {
+        // The channel is gone: the broker requeues unacknowledged messages by itself.
+      }
+    }
   }
 
   async function publish(req: BindingInvokeRequest): Promise<undefined> {
@@ -144,4 +153,9 @@ export async function createRabbitMqBinding(ctx: ComponentContext): Promise<Bind
       await conn?.close().catch(() => undefined);
     },
   };
+}
+
+/** Go's url.QueryEscape: unreserved characters kept, space as '+', everything else %XX. */
+export function goQueryEscape(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
 }

@@ -130,11 +130,13 @@ interface BrokerCase {
   type: string;
   service: 'rabbitmq' | 'mqtt';
   metadata(name: string): Record<string, string>;
+  /** Headers the app must see on a message published with metadata {tag: 'a b&c'}. */
+  headers(name: string): Record<string, string>;
 }
 
 const BROKERS: BrokerCase[] = [
-  { type: 'bindings.rabbitmq', service: 'rabbitmq', metadata: (name) => ({ host: 'amqp://guest:guest@127.0.0.1:5672', queueName: `q-${name}`, durable: 'true' }) },
-  { type: 'bindings.mqtt3', service: 'mqtt', metadata: (name) => ({ url: 'tcp://127.0.0.1:1883', topic: `bulwark/${name}`, consumerID: name, backOffMaxRetries: '3' }) },
+  { type: 'bindings.rabbitmq', service: 'rabbitmq', metadata: (name) => ({ host: 'amqp://guest:guest@127.0.0.1:5672', queueName: `q-${name}`, durable: 'true' }), headers: () => ({ tag: 'a+b%26c' }) },
+  { type: 'bindings.mqtt3', service: 'mqtt', metadata: (name) => ({ url: 'tcp://127.0.0.1:1883', topic: `bulwark/${name}`, consumerID: name, backOffMaxRetries: '3' }), headers: (name) => ({ topic: `bulwark/${name}` }) },
 ];
 
 for (const broker of BROKERS) {
@@ -155,11 +157,12 @@ for (const broker of BROKERS) {
 
     it('delivers what the output side published to the app route', async (ctx) => {
       if (!available) return ctx.skip();
-      const r = await invokeBinding(sidecar, name, { operation: 'create', data: { order: 1 } });
+      const r = await invokeBinding(sidecar, name, { operation: 'create', data: { order: 1 }, metadata: { tag: 'a b&c' } });
       expect(r.status).toBe(204);
       const got = await eventually(async () => (await app.received(route)).find((d) => d.body === '{"order":1}'), 20_000, 50);
       expect(got.method).toBe('POST');
       expect(got.headers['content-type']).toBe('application/json');
+      expect(got.headers).toMatchObject(broker.headers(name));
     });
 
     it('redelivers a message after the app fails it', async (ctx) => {
