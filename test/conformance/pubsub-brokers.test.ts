@@ -3,19 +3,16 @@
 // real local services. Each broker row says only how to reach it and what it promises.
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { connect as natsConnect } from 'nats';
-import { connect as amqpConnect } from 'amqplib';
-import { connect as mqttConnect } from 'mqtt';
 import { builtinComponents } from '../../components/index.js';
 import type { ComponentContext, Logger } from '../../core/component.js';
 import type { PubSub, ReceivedMessage } from '../../core/pubsub/component.js';
+import { cleanupBroker, type BrokerType } from '../helpers/broker-cleanup.js';
 import { eventually } from '../helpers/processes.js';
 import { serviceAvailable, SERVICES, type ServiceName } from '../helpers/services.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 interface BrokerCase {
-  type: string;
+  type: BrokerType;
   service: ServiceName;
   /** Connection metadata for a broker listening on 127.0.0.1:`port`. */
   connection(port: number): Record<string, string>;
@@ -28,8 +25,6 @@ interface BrokerCase {
    * each and a `$share/<group>/` subscription.
    */
   competing: 'consumerID' | 'sharedSubscription';
-  /** Removes what a run created on the broker. */
-  cleanup(topics: string[], consumerIds: string[]): Promise<void>;
 }
 
 const BROKERS: BrokerCase[] = [
@@ -40,12 +35,6 @@ const BROKERS: BrokerCase[] = [
     settings: { processingTimeout: '1000', redeliverInterval: '200' },
     ordered: false,
     competing: 'consumerID',
-    async cleanup(topics) {
-      const r = new Redis({ port: SERVICES.redis, lazyConnect: true });
-      await r.connect();
-      if (topics.length) await r.del(...topics);
-      r.disconnect();
-    },
   },
   {
     type: 'pubsub.jetstream',
@@ -54,15 +43,6 @@ const BROKERS: BrokerCase[] = [
     settings: {},
     ordered: true,
     competing: 'consumerID',
-    async cleanup(topics) {
-      const nc = await natsConnect({ servers: `127.0.0.1:${SERVICES.nats}` });
-      const jsm = await nc.jetstreamManager();
-      for (const t of topics) {
-        const name = await jsm.streams.find(t).catch(() => undefined);
-        if (name) await jsm.streams.delete(name).catch(() => undefined);
-      }
-      await nc.close();
-    },
   },
   {
     type: 'pubsub.rabbitmq',
@@ -72,20 +52,6 @@ const BROKERS: BrokerCase[] = [
     settings: { deletedWhenUnused: 'false', reconnectWaitSeconds: '1' },
     ordered: true,
     competing: 'consumerID',
-    async cleanup(topics, consumerIds) {
-      const conn = await amqpConnect(`amqp://guest:guest@127.0.0.1:${SERVICES.rabbitmq}`);
-      for (const t of topics) {
-        for (const c of consumerIds) {
-          const ch = await conn.createChannel();
-          await ch.deleteQueue(`${c}-${t}`).catch(() => undefined);
-          await ch.close().catch(() => undefined);
-        }
-        const ch = await conn.createChannel();
-        await ch.deleteExchange(t).catch(() => undefined);
-        await ch.close().catch(() => undefined);
-      }
-      await conn.close();
-    },
   },
   {
     type: 'pubsub.mqtt3',
@@ -94,14 +60,6 @@ const BROKERS: BrokerCase[] = [
     settings: {},
     ordered: true,
     competing: 'sharedSubscription',
-    async cleanup(_topics, consumerIds) {
-      // A clean-session connection with the same client id discards the persistent session.
-      for (const id of consumerIds) {
-        const client = mqttConnect(`mqtt://127.0.0.1:${SERVICES.mqtt}`, { clientId: id, clean: true, protocolVersion: 4 });
-        await new Promise<void>((resolve) => client.once('connect', () => resolve()).once('error', () => resolve()));
-        await client.endAsync();
-      }
-    },
   },
 ];
 
@@ -175,7 +133,8 @@ for (const broker of BROKERS) {
 
     afterAll(async () => {
       await closeAll();
-      await broker.cleanup(topics, consumerIds).catch((err: unknown) => console.warn(`cleanup of ${broker.type} failed: ${String(err)}`));
+      const queues = topics.flatMap((t) => consumerIds.map((c) => `${c}-${t}`));
+      await cleanupBroker(broker.type, topics, { queues, clientIds: consumerIds }).catch((err: unknown) => console.warn(`cleanup of ${broker.type} failed: ${String(err)}`));
     });
 
     it('delivers the published bytes unchanged', async () => {
