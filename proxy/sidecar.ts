@@ -189,6 +189,7 @@ export class Sidecar {
       env: options.env,
       logger,
       inboundLayers: [inboundTraceLayer(telemetry, options.appId), inboundMetricsLayer(telemetry.metrics)],
+      ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}),
     });
     const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
     const router = new Router(routes, invocation.invoker.fallback);

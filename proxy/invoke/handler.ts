@@ -40,6 +40,13 @@ export interface InvokeContext {
   logger: Logger;
   /** Our SVID for calls to peer sidecars (mutual TLS); undefined: plaintext. */
   peerTls?: MtlsContext | undefined;
+  /** Caller-side dapr_runtime_service_invocation_* (absent when metrics are off). */
+  metrics?: InvocationMetrics;
+}
+
+export interface InvocationMetrics {
+  recordInvocationSent(dstAppId: string, streaming: boolean): void;
+  recordInvocationResponse(calleeAppId: string, status: number, streaming: boolean, elapsedMs: number): void;
 }
 
 const VERBS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'];
@@ -127,6 +134,9 @@ export class Invoker {
     this.turn.set(key, first + 1);
     if (isUpgrade(ex.req)) return this.tunnelToPeer(ex, target.raw, peers, first, path, headers);
     const policy = this.ctx.policies.app(target.raw, method);
+    const metrics = this.ctx.metrics;
+    const started = metrics ? performance.now() : 0;
+    metrics?.recordInvocationSent(target.appId, false);
     const up = await invokeUnderPolicy(policy, ex, target.raw, async (body, signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
       // nothing of the body has been read yet (otherwise it could not be sent again).
@@ -144,7 +154,11 @@ export class Invoker {
         }
       }
       throw invokeError(target.raw, lastErr);
+    }).catch((err: unknown) => {
+      metrics?.recordInvocationResponse(target.appId, err instanceof DaprError ? err.status : 500, false, performance.now() - started);
+      throw err;
     });
+    metrics?.recordInvocationResponse(target.appId, up.statusCode, false, performance.now() - started);
     await relay(up, ex.res, ex.req.headers.accept === 'text/event-stream');
   }
 
@@ -219,6 +233,15 @@ export class Invoker {
     const path = url.search ? `${method}${url.search}` : method;
     const passthrough = endpointFromUrl(url.host, `${url.protocol}//${url.host}`);
     const headers = requestHeaders(ex.req.headers);
+    if (isUpgrade(ex.req)) {
+      let upstream;
+      try {
+        upstream = await dial({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
+      } catch (err) {
+        throw invokeError(url.host, err);
+      }
+      return this.spliceUpgrade(ex, upstream, path, url.host, headers);
+    }
     const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
     let up: UpstreamResponse;
     try {

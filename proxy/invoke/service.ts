@@ -26,7 +26,7 @@ import { RESOLVERS } from '../naming/index.js';
 import { createResolver, type NameResolver } from '../naming/resolver.js';
 import { loadEndpoints } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
-import { Invoker } from './handler.js';
+import { Invoker, type InvocationMetrics } from './handler.js';
 import { inboundHandler, type AppDelivery } from './inbound.js';
 import { Upstreams } from './upstream.js';
 
@@ -63,6 +63,8 @@ export interface InvocationOptions {
   security?: InboundSecurity;
   /** Extra inbound layers (tracing, metrics), outermost first. */
   inboundLayers?: ReadonlyArray<Layer | null>;
+  /** Caller-side invocation metrics. */
+  metrics?: InvocationMetrics;
 }
 
 const NO_SECURITY: InboundSecurity = { mtls: null, aclLayer: null };
@@ -110,6 +112,7 @@ export class InvocationService {
       proxyRules: ForwardProxyRules.from(o.configuration),
       peerTls: o.security?.internalTls,
       logger: o.logger,
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     return new InvocationService(o, resolver, invoker, upstreams, tunnels);
   }

@@ -144,6 +144,11 @@ describe('tracing across service invocation', () => {
     const text = await (await fetch(`http://127.0.0.1:${calleePort}/metrics`)).text();
     expect(text).toMatch(/dapr_runtime_service_invocation_req_recv_total\{src_app_id="tr-caller",app_id="tr-callee"\} [1-9]/);
     expect(text).toContain('dapr_runtime_service_invocation_res_sent_total{dst_app_id="tr-caller",status="200",app_id="tr-callee"} 1');
+    const callerPort = readEntries(home).find((e) => e.appId === 'tr-caller')!.metricsPort;
+    const callerText = await (await fetch(`http://127.0.0.1:${callerPort}/metrics`)).text();
+    expect(callerText).toMatch(/dapr_runtime_service_invocation_req_sent_total\{dst_app_id="tr-callee",type="unary",app_id="tr-caller"\} [1-9]/);
+    expect(callerText).toContain('dapr_runtime_service_invocation_res_recv_total{src_app_id="tr-callee",status="200",type="unary",app_id="tr-caller"} 1');
+    expect(callerText).toContain('dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id="tr-caller",src_app_id="tr-callee",status="200"} 1');
   });
 
   it('sampling 0 exports nothing and passes the app context through unchanged; sampling 1 exports every trace', async () => {
