@@ -182,7 +182,6 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
   const hostSetting = meta(md, 'redisHost');
   if (!hostSetting) throw new Error('redis store: missing metadata "redisHost"');
   if ((meta(md, 'redisType') ?? 'node').toLowerCase() === 'cluster') throw new Error('redis store: redisType "cluster" is not supported yet');
-  if (isTruthy(meta(md, 'failover'))) throw new Error('redis store: failover (Sentinel) is not supported yet');
   const first = hostSetting.split(',')[0]!.trim();
   const colon = first.lastIndexOf(':');
   const host = colon > 0 ? first.slice(0, colon) : first;
@@ -215,6 +214,24 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
     enableAutoPipelining: true,
   };
   if (readTimeout > 0) opts.commandTimeout = readTimeout;
+  let where = `${host}:${port}`;
+  if (isTruthy(meta(md, 'failover'))) {
+    // Sentinel: redisHost lists the sentinels; the master is looked up by name (and again after a failover).
+    const master = meta(md, 'sentinelMasterName');
+    if (!master) throw new Error('redis store: failover needs metadata "sentinelMasterName"');
+    opts.sentinels = hostSetting.split(',').map((h) => {
+      const [sh, sp] = h.trim().split(':');
+      return { host: sh!, port: sp ? Number(sp) : 26379 };
+    });
+    opts.name = master;
+    where = `master ${master} via sentinel ${first}`;
+    const su = meta(md, 'sentinelUsername');
+    const sp = meta(md, 'sentinelPassword');
+    if (su) opts.sentinelUsername = su;
+    if (sp) opts.sentinelPassword = sp;
+    delete opts.host;
+    delete opts.port;
+  }
   const username = meta(md, 'redisUsername');
   const password = meta(md, 'redisPassword');
   if (username) opts.username = username;
@@ -230,14 +247,14 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
     lastError = err.message;
   });
   client.on('ready', () => {
-    if (lastError) ctx.logger.info(`redis store ${ctx.name}: connected again to ${host}:${port}`);
+    if (lastError) ctx.logger.info(`redis store ${ctx.name}: connected again to ${where}`);
     lastError = '';
   });
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new Error(`redis store: error connecting to redis at ${host}:${port}: ${(err as Error).message}`);
+    throw new Error(`redis store: error connecting to redis at ${where}: ${(err as Error).message}`);
   }
-  return new RedisStore(client, defaultTTL, `${host}:${port}`);
+  return new RedisStore(client, defaultTTL, where);
 }

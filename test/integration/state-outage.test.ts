@@ -4,10 +4,12 @@
 // stopped) by this test; PostgreSQL loses the sidecar's connections mid-run.
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { eventually, startProcess, startSidecar, stopProcess, type Proc, type SidecarProc } from '../helpers/processes.js';
+import { eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
 import { serviceAvailable } from '../helpers/services.js';
 
 const RUN = randomUUID().slice(0, 8);
@@ -32,8 +34,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startRedis(port: number): Promise<Proc> {
-  const p = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+async function startRedis(port: number, ...extra: string[]): Promise<Proc> {
+  const p = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra]);
   await p.waitFor(/Ready to accept connections/);
   return p;
 }
@@ -117,6 +119,54 @@ spec:
     expect((await pending).status).toBe(204);
     expect((await call(sc, 'GET', '/v1.0/state/statestore/r')).json).toBe(2);
     await stopProcess(redis);
+  });
+
+  it('Redis Sentinel (failover: true): finds the master by name, and the new one after a failover', async () => {
+    const [p1, p2, ps] = [await freePort(), await freePort(), await freePort()];
+    const master = await startRedis(p1);
+    const replica = await startRedis(p2, '--replicaof', '127.0.0.1', String(p1));
+    const conf = join(tempDir('bulwark-sentinel-'), 'sentinel.conf');
+    writeFileSync(conf, [
+      `port ${ps}`,
+      'bind 127.0.0.1',
+      `sentinel monitor shop 127.0.0.1 ${p1} 1`,
+      'sentinel down-after-milliseconds shop 1000',
+      'sentinel failover-timeout shop 5000',
+      '',
+    ].join('\n'));
+    const sentinel = startProcess('redis-server', [conf, '--sentinel']);
+    await sentinel.waitFor(/\+monitor master shop/);
+    await replica.waitFor(/MASTER <-> REPLICA sync: Finished/);
+    const sc = await startSidecar({
+      appId: `sentinel-${RUN}`,
+      resources: {
+        'store.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: "127.0.0.1:${ps}"
+  - name: failover
+    value: "true"
+  - name: sentinelMasterName
+    value: shop
+`,
+      },
+    });
+    expect((await call(sc, 'POST', '/v1.0/state/statestore', [{ key: 's', value: 'on-master' }])).status).toBe(204);
+    expect((await call(sc, 'GET', '/v1.0/state/statestore/s')).json).toBe('on-master');
+    // The master goes away; the sentinel promotes the replica and the sidecar follows it.
+    await stopProcess(master);
+    await sentinel.waitFor(/\+switch-master shop/, 30_000);
+    await eventually(async () => (await call(sc, 'POST', '/v1.0/state/statestore', [{ key: 's', value: 'on-new-master' }])).status === 204, 30_000, 250);
+    expect((await call(sc, 'GET', '/v1.0/state/statestore/s')).json).toBe('on-new-master');
+    await stopProcess(sc);
+    await stopProcess(sentinel);
+    await stopProcess(replica);
   });
 
   it('PostgreSQL: after its connections are killed, the store is used again without a restart', async ({ skip }) => {
