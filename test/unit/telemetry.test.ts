@@ -154,3 +154,24 @@ describe('log records', () => {
     expect(text[0]).toMatch(/^time=\S+ level=info msg="hello world" app_id=a instance=\S+ scope=dapr\.runtime type=log ver=1$/);
   });
 });
+
+describe('Dapr metric families on a prom-client registry', () => {
+  it('applies spec.metric.rules regex replacements to label values', async () => {
+    const { Registry } = await import('prom-client');
+    const { DaprMetrics } = await import('../../telemetry/metrics/dapr-metrics.js');
+    const registry = new Registry();
+    const settings = metricsSettings({
+      http: { increasedCardinality: true },
+      rules: [{ name: 'dapr_http_server_request_count', labels: [{ name: 'path', regex: { '/orders/$1/items': '/orders/([a-z]+)/items/[0-9]+' } }] }],
+    });
+    const m = new DaprMetrics(registry, settings, undefined);
+    m.recordHttpServer('GET', '/orders/abc/items/1', 200, 1.7, 0, 2);
+    m.recordHttpServer('GET', '/orders/abc/items/2', 200, 0.2, 0, 2);
+    m.recordHttpServer('BREW', '/x', 418, 0.2, 0, 2);
+    const text = await registry.metrics();
+    expect(text).toContain('dapr_http_server_request_count{method="GET",path="/orders/abc/items",status="200"} 2');
+    expect(text).toContain('dapr_http_server_request_count{method="UNKNOWN",path="/x",status="418"} 1');
+    // Latency is recorded in whole milliseconds (1.7 ms counts as 1); the rule above is for one metric only.
+    expect(text).toContain('dapr_http_server_latency_bucket{le="1",method="GET",path="/orders/abc/items/1",status="200"} 1');
+  });
+});
