@@ -5,7 +5,7 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/mesh.js';
+import { freePort, startApp, startMember } from '../helpers/mesh.js';
 import { ROOT, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
 
 const home = tempDir('bulwark-home-');
@@ -71,6 +71,35 @@ function connectTunnel(proxyPort: number, authority: string): Promise<{ statusLi
   });
 }
 
+/**
+ * A WebSocket opened through a forward proxy the raw way (absolute-form target): resolves with
+ * the status line and the first text frame the server sends.
+ */
+function websocketViaProxy(proxyPort: number, url: string): Promise<{ statusLine: string; firstMessage: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port: proxyPort });
+    let buf = Buffer.alloc(0);
+    let statusLine = '';
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!statusLine) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        statusLine = buf.subarray(0, buf.indexOf('\r\n')).toString();
+        buf = buf.subarray(end + 4);
+      }
+      // One unmasked text frame from the server: 0x81, a 7-bit length, the payload.
+      if (buf.length >= 2 && buf.length >= 2 + (buf[1]! & 0x7f)) {
+        sock.destroy();
+        resolve({ statusLine, firstMessage: buf.subarray(2, 2 + (buf[1]! & 0x7f)).toString() });
+      }
+    });
+    sock.on('error', reject);
+    const host = new URL(url).host;
+    sock.write(`GET ${url} HTTP/1.1\r\nhost: ${host}\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n`);
+  });
+}
+
 describe('fronting (--public-port) an unmodified service', () => {
   it('serves the example inventory service to clients that know nothing of Dapr', async () => {
     const [appPort, publicPort] = [await freePort(), await freePort()];
@@ -124,6 +153,16 @@ describe('forward proxy (HTTP_PROXY at the sidecar)', () => {
     const t = await connectTunnel(sc.httpPort, `127.0.0.1:${echoPort}`);
     expect(t.statusLine).toBe('HTTP/1.1 200 Connection Established');
     expect(t.echoed).toBe('ping through the tunnel');
+  });
+
+  it('carries WebSocket upgrades to an app id and to a passed-through host', async () => {
+    await startMember('wsapp', home);
+    const plainWs = await startApp('outside-ws');
+    const sc = await startSidecar({ appId: 'wsuser', home, resources: {} });
+    const toApp = await websocketViaProxy(sc.httpPort, 'http://wsapp/chat');
+    expect(toApp).toEqual({ statusLine: 'HTTP/1.1 101 Switching Protocols', firstMessage: 'hello from wsapp at /chat' });
+    const outside = await websocketViaProxy(sc.httpPort, `http://127.0.0.1:${plainWs.port}/room`);
+    expect(outside).toEqual({ statusLine: 'HTTP/1.1 101 Switching Protocols', firstMessage: 'hello from outside-ws at /room' });
   });
 
   it('refuses pass-through and CONNECT when the Configuration denies them, but still routes app ids', async () => {
