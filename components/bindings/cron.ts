@@ -1,6 +1,6 @@
-// bindings.cron: calls the app on a schedule (see cron-schedule.ts) with an empty body and the
-// metadata timeZone and readTimeUTC; a failed call is logged, not replayed. The output
-// operation `delete` stops the schedule, as Dapr's does.
+// bindings.cron (input only): calls the app on a schedule (see cron-schedule.ts) with an empty
+// body and the metadata timeZone (the scheduler's zone, "Local", as Dapr reports it even for a
+// TZ= schedule) and readTimeUTC; a failed call is logged, not replayed.
 import { meta, type ComponentContext } from '../../core/component.js';
 import { bindingFeatures, type Binding, type BindingEventHandler } from '../../core/bindings/component.js';
 import { goUtcString, parseSchedule } from './cron-schedule.js';
@@ -15,7 +15,7 @@ export async function createCronBinding(ctx: ComponentContext): Promise<Binding>
   try {
     schedule = parseSchedule(spec);
   } catch (err) {
-    throw new Error(`${NAME}: invalid schedule "${spec}" in metadata "schedule": ${(err as Error).message}`, { cause: err });
+    throw new Error(`${NAME}: metadata "schedule": invalid schedule format '${spec}': ${(err as Error).message}`, { cause: err });
   }
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -25,7 +25,7 @@ export async function createCronBinding(ctx: ComponentContext): Promise<Binding>
   };
 
   return {
-    features: bindingFeatures(meta(ctx.metadata, 'direction'), { input: true, output: true }),
+    features: bindingFeatures(meta(ctx.metadata, 'direction'), { input: true, output: false }),
     async read(handler: BindingEventHandler) {
       const arm = (due: number): void => {
         if (stopped || !Number.isFinite(due)) return;
@@ -40,17 +40,12 @@ export async function createCronBinding(ctx: ComponentContext): Promise<Binding>
         if (stopped) return;
         const now = Date.now();
         ctx.logger.debug(`${NAME}: schedule fired`);
-        handler({ data: Buffer.alloc(0), metadata: { timeZone: schedule.zone, readTimeUTC: goUtcString(now) } }).catch((err: Error) =>
+        handler({ data: Buffer.alloc(0), metadata: { timeZone: 'Local', readTimeUTC: goUtcString(now) } }).catch((err: Error) =>
           ctx.logger.warn(`${NAME}: the app did not take a tick: ${err.message}`),
         );
         arm(schedule.next(Math.max(now, due)));
       };
       arm(schedule.next(Date.now()));
-    },
-    operations: () => ['delete'],
-    async invoke() {
-      stop();
-      return { metadata: { schedule: spec, stopTimeUTC: goUtcString(Date.now()) } };
     },
     async close() {
       stop();

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ROOT, startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
+import { CLI, eventually, ROOT, startProcess, startSidecar, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
 import { serviceAvailable, type ServiceName } from '../helpers/services.js';
 
 const APP = join(ROOT, 'test/conformance/bindings-app.mjs');
@@ -259,8 +259,10 @@ describe('configuration.postgresql specifics', () => {
     await client.connect();
     try {
       const cs = 'host=127.0.0.1 port=5432 user=postgres dbname=postgres';
-      const missing = await startSidecar({ appId: 'cfg-pg-missing', resources: { 'c.yaml': yamlOf('configuration.postgresql', `\n  - name: connectionString\n    value: "${cs}"\n  - name: table\n    value: nosuch_${tag}`) } }).catch((err: Error) => err);
-      expect(String(missing)).toMatch(/does not exist/);
+      const dir = writeFolder({ 'c.yaml': yamlOf('configuration.postgresql', `\n  - name: connectionString\n    value: "${cs}"\n  - name: table\n    value: nosuch_${tag}`) });
+      const missing = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'cfg-pg-missing', '--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', dir], { env: { BULWARK_HOME: tempDir() } });
+      expect((await missing.exited).code).toBe(1);
+      await eventually(() => /configuration table 'nosuch_\w+' does not exist/.test(missing.output()), 5000, 20);
       await client.query(`CREATE TABLE ${table} (KEY VARCHAR NOT NULL, VALUE VARCHAR NOT NULL, VERSION VARCHAR NOT NULL, METADATA JSON)`);
       await client.query(`INSERT INTO ${table} VALUES ('k', 'v', '7', '{"owner":"ops","n":1}')`);
       const app = await startSidecar({
