@@ -148,13 +148,47 @@ export class SqlitePubSub implements PubSub {
     }
   }
 
-  async publish(req: PublishRequest): Promise<void> {
-    if (this.closed) throw new Error('pubsub is closed');
+  private publishes: PendingPublish[] = [];
+  private publishFlush: NodeJS.Immediate | undefined;
+
+  /**
+   * Publishes in the same turn of the event loop share one transaction: with several processes
+   * writing one file, fewer write transactions means less waiting on SQLite's write lock. The
+   * promise resolves once the message is committed.
+   */
+  publish(req: PublishRequest): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('pubsub is closed'));
+    return new Promise((resolvePublish, rejectPublish) => {
+      this.publishes.push({ req, resolve: resolvePublish, reject: rejectPublish });
+      this.publishFlush ??= setImmediate(() => this.flushPublishes());
+    });
+  }
+
+  private flushPublishes(): void {
+    this.publishFlush = undefined;
+    const batch = this.publishes;
+    if (batch.length === 0) return;
+    this.publishes = [];
+    if (this.closed) {
+      for (const p of batch) p.reject(new Error('pubsub is closed'));
+      return;
+    }
     const now = Date.now();
-    const ttl = Number(meta(req.metadata, 'ttlInSeconds'));
-    const expires = Number.isFinite(ttl) && ttl > 0 ? now + ttl * 1000 : null;
-    this.stmts.insert.run(req.topic, req.data, req.contentType ?? null, JSON.stringify(req.metadata), now, expires);
-    for (const c of this.consumers) if (c.topic === req.topic) c.kick();
+    try {
+      this.db.transaction(() => {
+        for (const { req } of batch) {
+          const ttl = Number(meta(req.metadata, 'ttlInSeconds'));
+          const expires = Number.isFinite(ttl) && ttl > 0 ? now + ttl * 1000 : null;
+          this.stmts.insert.run(req.topic, req.data, req.contentType ?? null, JSON.stringify(req.metadata), now, expires);
+        }
+      }).immediate();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const p of batch) p.resolve();
+    const topics = new Set(batch.map((p) => p.req.topic));
+    for (const c of this.consumers) if (topics.has(c.topic)) c.kick();
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
@@ -208,8 +242,28 @@ export class SqlitePubSub implements PubSub {
     return rows;
   }
 
+  private acks: Array<[string, string, number]> = [];
+  private ackFlush: NodeJS.Immediate | undefined;
+
+  /** Acks are batched into one transaction per turn of the event loop (a crash before it only redelivers). */
   ack(topic: string, group: string, seq: number): void {
-    if (!this.closed) this.stmts.ack.run(group, topic, seq);
+    if (this.closed) return;
+    this.acks.push([group, topic, seq]);
+    this.ackFlush ??= setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackFlush = undefined;
+    const batch = this.acks;
+    if (batch.length === 0 || this.closed) return;
+    this.acks = [];
+    try {
+      this.db.transaction(() => {
+        for (const [g, t, s] of batch) this.stmts.ack.run(g, t, s);
+      }).immediate();
+    } catch (err) {
+      this.logger.warn(`sqlite pubsub: acknowledging ${batch.length} messages failed; they will be redelivered: ${(err as Error).message}`);
+    }
   }
 
   nack(topic: string, group: string, seq: number): void {
@@ -224,6 +278,10 @@ export class SqlitePubSub implements PubSub {
     if (this.closed) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.consumers.clear();
+    if (this.ackFlush) clearImmediate(this.ackFlush);
+    this.flushAcks();
+    if (this.publishFlush) clearImmediate(this.publishFlush);
+    this.flushPublishes();
     clearInterval(this.heartbeat);
     clearInterval(this.gc);
     // Leaving releases this process's leases at once: they belong to a consumer that is gone.
@@ -235,6 +293,12 @@ export class SqlitePubSub implements PubSub {
     this.closed = true;
     this.db.close();
   }
+}
+
+interface PendingPublish {
+  req: PublishRequest;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 interface ReceivedRow {

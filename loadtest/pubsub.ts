@@ -1,0 +1,194 @@
+// Pub/sub benchmark (not a test): publish -> deliver throughput and latency through two sidecars
+// (publisher sidecar -> broker -> subscriber sidecar -> app) against a direct client of the same
+// broker (the broker component used in-process, no sidecars), in the same run.
+//
+//   npx tsc -p . && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
+//
+// Latency is measured from just before the publish call to the moment the app (or the direct
+// subscriber) receives the message; both sides run in this process, so clocks agree.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { ComponentContext, Logger } from '../core/component.js';
+import type { PubSub } from '../core/pubsub/component.js';
+import { createRedisPubSub } from '../components/pubsub/redis.js';
+import { createSqlitePubSub } from '../components/pubsub/sqlite.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+
+interface Args {
+  broker: 'sqlite' | 'redis';
+  messages: number;
+  concurrency: number;
+}
+
+function parse(argv: string[]): Args {
+  const get = (name: string, dflt: string): string => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] ? argv[i + 1]! : dflt;
+  };
+  const broker = get('broker', 'sqlite');
+  if (broker !== 'sqlite' && broker !== 'redis') throw new Error('--broker must be sqlite or redis');
+  return { broker, messages: Number(get('messages', '5000')), concurrency: Number(get('concurrency', '32')) };
+}
+
+interface Result {
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function summarize(latencies: number[], seconds: number): Result {
+  const s = [...latencies].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  return { seconds, perSecond: latencies.length / seconds, p50: q(0.5), p99: q(0.99) };
+}
+
+function metadataFor(a: Args, dir: string, topicSuffix: string): Record<string, string> {
+  void topicSuffix;
+  return a.broker === 'sqlite' ? { connectionString: join(dir, 'bench.db'), pollInterval: '20ms' } : { redisHost: '127.0.0.1:6379' };
+}
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+
+async function component(a: Args, dir: string, appId: string): Promise<PubSub> {
+  const ctx: ComponentContext = { name: 'pubsub', type: `pubsub.${a.broker}`, version: 'v1', metadata: metadataFor(a, dir, ''), appId, homeDir: dir, cwd: dir, env: {}, logger: quiet };
+  return a.broker === 'sqlite' ? createSqlitePubSub(ctx) : createRedisPubSub(ctx);
+}
+
+/** Runs `total` publishes with `concurrency` in flight. */
+async function drive(total: number, concurrency: number, publishOne: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) await publishOne(next++);
+    }),
+  );
+}
+
+async function direct(a: Args, dir: string, topic: string): Promise<Result> {
+  const pub = await component(a, dir, 'bench-direct-pub');
+  const sub = await component(a, dir, 'bench-direct-sub');
+  const sent = new Float64Array(a.messages);
+  const latencies: number[] = [];
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const handle = await sub.subscribe({ topic, metadata: {} }, async (msg) => {
+    const i = Number(msg.data.toString());
+    latencies.push(performance.now() - sent[i]!);
+    if (latencies.length === a.messages) done();
+  });
+  const t0 = performance.now();
+  await drive(a.messages, a.concurrency, async (i) => {
+    sent[i] = performance.now();
+    await pub.publish({ topic, data: Buffer.from(String(i)), metadata: {} });
+  });
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  await handle.close();
+  await pub.close?.();
+  await sub.close?.();
+  return summarize(latencies, seconds);
+}
+
+function startSidecarProcess(args: string[], home: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--dapr-http-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /HTTP API listening on [^:\s]+:(\d+)/.exec(out);
+      if (m) {
+      child.stdout!.off('data', onData);
+      child.stderr!.off('data', onData);
+      child.stdout!.resume();
+      child.stderr!.resume();
+      resolveStart({ child, port: Number(m[1]) });
+    }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`sidecar exited (${code}): ${out}`)));
+  });
+}
+
+async function throughSidecars(a: Args, dir: string, topic: string): Promise<Result> {
+  const resources = join(dir, 'resources');
+  mkdirSync(resources, { recursive: true });
+  const md = Object.entries(metadataFor(a, dir, '')).map(([k, v]) => `  - name: ${k}\n    value: "${v}"`).join('\n');
+  writeFileSync(join(resources, 'pubsub.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.${a.broker}\n  version: v1\n  metadata:\n${md}\n`);
+  const sent = new Float64Array(a.messages);
+  const latencies: number[] = [];
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const app: Server = createServer((req, res) => {
+    if (req.url === '/dapr/subscribe') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ pubsubname: 'pubsub', topic, route: '/in' }]));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const i = (JSON.parse(Buffer.concat(chunks).toString()) as { data: number }).data;
+      latencies.push(performance.now() - sent[i]!);
+      res.writeHead(200).end();
+      if (latencies.length === a.messages) done();
+    });
+  });
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  const appPort = (app.address() as AddressInfo).port;
+  const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-home-'));
+  const sub = await startSidecarProcess(['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home);
+  const pub = await startSidecarProcess(['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home);
+  try {
+    const subPool = new Pool(`http://127.0.0.1:${sub.port}`);
+    for (;;) {
+      const r = await subPool.request({ method: 'GET', path: '/v1.0/metadata' });
+      const m = (await r.body.json()) as { subscriptions?: unknown[] };
+      if ((m.subscriptions ?? []).length > 0) break;
+      await new Promise((r2) => setTimeout(r2, 50));
+    }
+    await subPool.close();
+    const pool = new Pool(`http://127.0.0.1:${pub.port}`, { connections: a.concurrency });
+    const t0 = performance.now();
+    await drive(a.messages, a.concurrency, async (i) => {
+      sent[i] = performance.now();
+      const r = await pool.request({ method: 'POST', path: `/v1.0/publish/pubsub/${topic}`, headers: { 'content-type': 'application/json' }, body: String(i) });
+      await r.body.dump();
+      if (r.statusCode !== 204) throw new Error(`publish answered ${r.statusCode}`);
+    });
+    const published = (performance.now() - t0) / 1000;
+    await finished;
+    console.log(`  (sidecars: all publishes answered after ${published.toFixed(2)} s)`);
+    const seconds = (performance.now() - t0) / 1000;
+    await pool.close();
+    return summarize(latencies, seconds);
+  } finally {
+    for (const p of [pub, sub]) p.child.kill('SIGTERM');
+    await new Promise<void>((r) => app.close(() => r()));
+  }
+}
+
+const fmt = (r: Result): string => `${r.perSecond.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   (${r.seconds.toFixed(2)} s)`;
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
+  const stamp = `${process.pid}-${Date.now()}`;
+  console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages, ${a.concurrency} publishes in flight`);
+  const d = await direct(a, dir, `bench-direct-${stamp}`);
+  console.log(`direct client   ${fmt(d)}`);
+  const s = await throughSidecars(a, dir, `bench-sidecar-${stamp}`);
+  console.log(`two sidecars    ${fmt(s)}`);
+  console.log(`ratio (sidecars / direct throughput): ${(s.perSecond / d.perSecond).toFixed(2)}x`);
+}
+
+await main();
