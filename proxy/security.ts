@@ -86,8 +86,28 @@ async function startWorkload(options: SidecarOptions, configuration: Configurati
       trustDomain,
       secret,
     });
-  return WorkloadCertificate.start(request, log);
+  // The first certificate is worth waiting for (a sentry started beside the sidecars may not
+  // listen yet): retried for up to 30 s unless the sentry refuses for good (4xx).
+  let first = true;
+  const source = async (): ReturnType<typeof requestCertificate> => {
+    if (!first) return request();
+    first = false;
+    const deadline = Date.now() + FIRST_CERTIFICATE_WAIT_MS;
+    for (;;) {
+      try {
+        return await request();
+      } catch (err) {
+        const cause = (err as Error).cause as { permanent?: boolean } | undefined;
+        if (cause?.permanent || Date.now() > deadline) throw err;
+        logger.warn(`${(err as Error).message}; retrying`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  };
+  return WorkloadCertificate.start(source, log);
 }
+
+const FIRST_CERTIFICATE_WAIT_MS = 30_000;
 
 function publicTls(p: NonNullable<SidecarOptions['publicTls']>): TlsOptions {
   const read = (f: string, what: string): string => {

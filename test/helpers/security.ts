@@ -23,8 +23,8 @@ export async function certInit(home: string): Promise<CertificateAuthority> {
   return new CertificateAuthority(readCaFiles(join(home, 'certs'))!);
 }
 
-export async function startSentry(home: string, mtls: { workloadCertTTL?: string; allowedClockSkew?: string } = {}): Promise<SentryProc> {
-  const port = await freePort();
+export async function startSentry(home: string, mtls: { workloadCertTTL?: string; allowedClockSkew?: string } = {}, atPort?: number): Promise<SentryProc> {
+  const port = atPort ?? (await freePort());
   const args = [CLI, 'sentry', '--port', String(port)];
   if (Object.keys(mtls).length > 0) {
     const lines = Object.entries(mtls).map(([k, v]) => `    ${k}: ${v}`).join('\n');

@@ -13,8 +13,8 @@ import WebSocket from 'ws';
 import type { CertificateAuthority } from '../../security/ca.js';
 import { writeEntry } from '../../proxy/naming/local-registry.js';
 import { generateKey, keyPem } from '../../security/x509.js';
-import { startMember, type Member } from '../helpers/mesh.js';
-import { tempDir, writeFolder } from '../helpers/processes.js';
+import { freePort, startMember, type Member } from '../helpers/mesh.js';
+import { CLI, startProcess, tempDir, writeFolder } from '../helpers/processes.js';
 import { anchors, certInit, directCall, foreignCa, startSentry, svid, type SentryProc } from '../helpers/security.js';
 
 const ACL = `apiVersion: dapr.io/v1alpha1
@@ -176,6 +176,19 @@ describe('upgrades over mutual TLS', () => {
 });
 
 describe('other ways to turn mTLS on', () => {
+  it('waits for a sentry that starts after the sidecar', async () => {
+    const port = await freePort();
+    const frank = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'frank', '--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', writeFolder({}), '--enable-mtls', '--sentry-address', `127.0.0.1:${port}`], {
+      env: { BULWARK_HOME: home },
+    });
+    await frank.waitFor(/retrying/);
+    await startSentry(home, {}, port);
+    const m = await frank.waitFor(/HTTP API listening on [^:\s]+:(\d+)/);
+    const res = await request(`http://127.0.0.1:${m[1]}/v1.0/invoke/alice/method/x`);
+    expect(res.statusCode).toBe(200);
+    expect(((await res.body.json()) as { headers: Record<string, string> }).headers['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/frank');
+  });
+
   it('Configuration spec.mtls.enabled (with spec.mtls.sentryAddress) without the flag', async () => {
     const cfg = join(
       writeFolder({ 'erin.yaml': `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: erin\nspec:\n  mtls:\n    enabled: true\n    sentryAddress: ${sentry.address}\n` }),
