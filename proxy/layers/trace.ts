@@ -26,7 +26,7 @@ export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
     // The socket is detached from the request once the response is done; keep it for the span.
     const socket = ex.req.socket;
     try {
-      await next(ex);
+      await telemetry.runWithin(span, next, ex);
     } catch (err) {
       span.recordError(err);
       throw err;
@@ -142,7 +142,7 @@ export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): L
     if (span.tracestate) headers.tracestate = span.tracestate;
     else delete headers.tracestate;
     try {
-      await next(ex);
+      await telemetry.runWithin(span, next, ex);
     } catch (err) {
       span.recordError(err);
       throw err;

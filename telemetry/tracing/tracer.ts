@@ -96,7 +96,7 @@ export class Tracer {
     reportExportErrorsTo(logger);
   }
 
-  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span {
+  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders, startTimeMs?: number): Span {
     const p = parseTraceparent(parent?.traceparent);
     let ctx = ROOT_CONTEXT;
     let tracestate: string | undefined;
@@ -110,7 +110,7 @@ export class Tracer {
         ...(tracestate ? { traceState: new TraceState(tracestate) } : {}),
       });
     }
-    const span = this.tracer.startSpan(name, { kind: KINDS[kind] }, ctx);
+    const span = this.tracer.startSpan(name, startTimeMs === undefined ? { kind: KINDS[kind] } : { kind: KINDS[kind], startTime: startTimeMs }, ctx);
     return new SdkSpan(span, tracestateToSend(tracestate));
   }
 

@@ -93,6 +93,25 @@ describe('tracing on the HTTP API', () => {
     expect(failed.attributes['db.name']).toBe('nosuchstore');
   });
 
+  it('records state store calls as CLIENT child spans of the API span', async () => {
+    const otlp = await startOtlpReceiver();
+    const dir = tempDir();
+    const state = `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n  - name: connectionString\n    value: "${join(dir, 'state.db')}"\n`;
+    const sc = await sidecar('tr-state', configFile(tracingConfig({ samplingRate: '1', otlp })), { resources: { 'state.yaml': state } });
+    const save = await fetch(`${sc.url}/v1.0/state/statestore`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${TRACE}-${PARENT}-01` },
+      body: JSON.stringify([{ key: 'k1', value: { a: 1 } }]),
+    });
+    expect(save.status).toBe(204);
+    const apiSpan = save.headers.get('traceparent')!.split('-')[2]!;
+    const api = await eventually(() => byId(otlp.spans, apiSpan));
+    expect(api.attributes).toMatchObject({ 'db.system': 'state', 'db.name': 'statestore', 'db.statement': 'POST /v1.0/state/statestore' });
+    const child = await eventually(() => otlp.spans.find((s) => s.parentSpanId === apiSpan));
+    expect(child).toMatchObject({ traceId: TRACE, kind: 'CLIENT', name: 'state/statestore/set', service: 'tr-state' });
+    expect(child.attributes).toMatchObject({ 'db.system': 'state', 'db.name': 'statestore', 'db.operation': 'set' });
+  });
+
   it('refuses an invalid baggage header with 400 and a plain-text reason', async () => {
     const sc = await sidecar('tr-bag', configFile(tracingConfig({ samplingRate: '1' })));
     const res = await fetch(`${sc.url}/v1.0/metadata`, { headers: { baggage: 'no-equals-sign' } });
