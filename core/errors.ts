@@ -87,6 +87,23 @@ export const KINDS = {
   cryptoKey: { code: 'ERR_CRYPTO_KEY', status: 500 },
   crypto: { code: 'ERR_CRYPTO', status: 500 },
 
+  // actors
+  actorTypeReserved: { code: 'ERR_ACTOR_TYPE_RESERVED', status: 403 },
+  actorRuntimeNotFound: { code: 'ERR_ACTOR_RUNTIME_NOT_FOUND', status: 500 },
+  actorInstanceMissing: { code: 'ERR_ACTOR_INSTANCE_MISSING', status: 400 },
+  actorInvokeMethod: { code: 'ERR_ACTOR_INVOKE_METHOD', status: 500 },
+  actorStackDepth: { code: 'ERR_ACTOR_STACK_DEPTH', status: 500 },
+  actorStateGet: { code: 'ERR_ACTOR_STATE_GET', status: 500 },
+  actorStateTransaction: { code: 'ERR_ACTOR_STATE_TRANSACTION_SAVE', status: 500 },
+  actorReminderNonHosted: { code: 'ERR_ACTOR_REMINDER_NON_HOSTED', status: 403 },
+  actorReminderCreate: { code: 'ERR_ACTOR_REMINDER_CREATE', status: 500 },
+  actorReminderExists: { code: 'ERR_ACTOR_REMINDER_ALREADY_EXISTS', status: 409 },
+  actorReminderGet: { code: 'ERR_ACTOR_REMINDER_GET', status: 500 },
+  actorReminderNotFound: { code: 'ERR_ACTOR_REMINDER_NOT_FOUND', status: 404 },
+  actorReminderDelete: { code: 'ERR_ACTOR_REMINDER_DELETE', status: 500 },
+  actorTimerCreate: { code: 'ERR_ACTOR_TIMER_CREATE', status: 500 },
+  actorTimerDelete: { code: 'ERR_ACTOR_TIMER_DELETE', status: 500 },
+
   // health
   healthNotReady: { code: 'ERR_HEALTH_NOT_READY', status: 500 },
   healthAppIdNotMatch: { code: 'ERR_HEALTH_APPID_NOT_MATCH', status: 500 },
