@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ComponentContext } from '../../core/component.js';
-import { SubscriptionTable, type ConfigurationItems, type ConfigurationStore, type ConfigurationUpdateHandler } from '../../core/configuration/component.js';
+import { SubscriptionTable, type ConfigurationItems, type ConfigurationStore, type ConfigurationUpdate, type ConfigurationUpdateHandler } from '../../core/configuration/component.js';
 import { connectRedis, redisConnection } from '../common/redis-connection.js';
 
 const NAME = 'configuration.redis';
@@ -39,7 +39,8 @@ export async function createRedisConfigurationStore(ctx: ComponentContext): Prom
       // Keys holding other Redis types are not configuration items.
       if (err || typeof v !== 'string') return;
       const { value, version } = parseRedisItem(v);
-      out[k] = { value, version, metadata: {} };
+      // Dapr leaves out items whose value is empty.
+      if (value !== '') out[k] = { value, version, metadata: {} };
     });
     return out;
   }
@@ -63,12 +64,9 @@ export async function createRedisConfigurationStore(ctx: ComponentContext): Prom
         const key = channel.slice(prefix.length);
         chain = chain.then(async () => {
           try {
-            const items = await get([key]);
-            // A deleted or expired key arrives as an empty item so the app learns of it.
-            if (!items[key]) {
-              if (event !== 'del' && event !== 'expired' && event !== 'evicted') return;
-              items[key] = { value: '', version: '', metadata: {} };
-            }
+            // A deleted (or expired, or evicted) key arrives as null, as Dapr sends a deletion.
+            const items: ConfigurationUpdate = event === 'del' || event === 'expired' || event === 'evicted' ? { [key]: null } : await get([key]);
+            if (Object.keys(items).length === 0) return;
             await handler(id, items);
           } catch (err) {
             ctx.logger.warn(`${NAME}: update of ${key} not delivered: ${(err as Error).message}`);

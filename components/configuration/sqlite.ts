@@ -2,13 +2,13 @@
 // no embedded one). Items live in a SQLite table (BULWARK_HOME/configuration.db by default)
 // with Dapr's columns key, value, version and metadata (JSON text); edit them with any SQLite
 // client. Subscriptions poll the file's data_version every `pollInterval` and deliver the keys
-// whose row changed (a deleted key arrives with an empty value).
+// whose row changed (a deleted key arrives as null, as Dapr's Redis store sends a deletion).
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { meta, type ComponentContext } from '../../core/component.js';
-import { SubscriptionTable, type ConfigurationItem, type ConfigurationItems, type ConfigurationStore, type ConfigurationUpdateHandler } from '../../core/configuration/component.js';
+import { SubscriptionTable, type ConfigurationItem, type ConfigurationItems, type ConfigurationStore, type ConfigurationUpdate, type ConfigurationUpdateHandler } from '../../core/configuration/component.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 
 const NAME = 'configuration.sqlite';
@@ -55,13 +55,13 @@ export async function createSqliteConfigurationStore(ctx: ComponentContext): Pro
       if (v === dataVersion) return;
       dataVersion = v;
       const rows = rowsNow();
-      const changed: ConfigurationItems = {};
+      const changed: ConfigurationUpdate = {};
       for (const [k, r] of rows) if (snapshot.get(k) !== fingerprint(r)) changed[k] = itemOf(r);
-      for (const k of snapshot.keys()) if (!rows.has(k)) changed[k] = { value: '', version: '', metadata: {} };
+      for (const k of snapshot.keys()) if (!rows.has(k)) changed[k] = null;
       snapshot = new Map([...rows].map(([k, r]) => [k, fingerprint(r)]));
       if (Object.keys(changed).length === 0) return;
       for (const [id, sub] of subsEntries()) {
-        const items: ConfigurationItems = {};
+        const items: ConfigurationUpdate = {};
         for (const [k, it] of Object.entries(changed)) if (sub.keys.length === 0 || sub.keys.includes(k)) items[k] = it;
         if (Object.keys(items).length === 0) continue;
         sub.chain = sub.chain.then(() => sub.handler(id, items).catch((err: Error) => ctx.logger.warn(`${NAME}: update not delivered: ${err.message}`)));

@@ -9,8 +9,11 @@ export interface ConfigurationItem {
 
 export type ConfigurationItems = Record<string, ConfigurationItem>;
 
+/** The changed items of one update; a deleted key maps to null, as Dapr's stores send it. */
+export type ConfigurationUpdate = Record<string, ConfigurationItem | null>;
+
 /** Called with the changed items of one update; rejects when the app did not take them. */
-export type ConfigurationUpdateHandler = (id: string, items: ConfigurationItems) => Promise<void>;
+export type ConfigurationUpdateHandler = (id: string, items: ConfigurationUpdate) => Promise<void>;
 
 export interface ConfigurationStore extends Component {
   /** `keys` empty means every item. Missing keys are left out of the result. */

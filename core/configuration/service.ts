@@ -6,7 +6,7 @@ import type { Logger } from '../component.js';
 import { DaprError } from '../errors.js';
 import type { PolicyProvider } from '../policy.js';
 import { timedComponentCall, type Telemetry } from '../telemetry.js';
-import type { ConfigurationItems, ConfigurationStore } from './component.js';
+import type { ConfigurationItems, ConfigurationStore, ConfigurationUpdate } from './component.js';
 
 export class ConfigurationService {
   constructor(
@@ -60,7 +60,7 @@ export class ConfigurationService {
     }
   }
 
-  private async push(store: string, id: string, items: ConfigurationItems): Promise<void> {
+  private async push(store: string, id: string, items: ConfigurationUpdate): Promise<void> {
     const app = this.app;
     if (!app) return;
     const body = JSON.stringify({ id, items: wireItems(items) });
@@ -89,9 +89,13 @@ export class ConfigurationService {
 }
 
 /** Items as Dapr writes them: version and metadata left out when empty. */
-export function wireItems(items: ConfigurationItems): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+export function wireItems(items: ConfigurationUpdate): Record<string, Record<string, unknown> | null> {
+  const out: Record<string, Record<string, unknown> | null> = {};
   for (const [k, it] of Object.entries(items)) {
+    if (!it) {
+      out[k] = null;
+      continue;
+    }
     const w: Record<string, unknown> = { value: it.value };
     if (it.version) w.version = it.version;
     if (it.metadata && Object.keys(it.metadata).length > 0) w.metadata = it.metadata;

@@ -26,12 +26,15 @@ interface Backend {
 interface StoreCase {
   type: string;
   service?: ServiceName;
+  /** What a subscriber gets for a deleted key: null (Redis, SQLite) or the deleted row (Dapr's PostgreSQL trigger). */
+  deleted: 'null' | 'row';
   setup(tag: string): Promise<Backend>;
 }
 
 const STORES: StoreCase[] = [
   {
     type: 'configuration.sqlite',
+    deleted: 'null',
     async setup() {
       const file = join(tempDir('bulwark-cfg-'), 'configuration.db');
       let db: Database.Database | undefined;
@@ -58,6 +61,7 @@ const STORES: StoreCase[] = [
   {
     type: 'configuration.redis',
     service: 'redis',
+    deleted: 'null',
     async setup() {
       const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
       await r.connect();
@@ -78,6 +82,7 @@ const STORES: StoreCase[] = [
   {
     type: 'configuration.postgresql',
     service: 'postgres',
+    deleted: 'row',
     async setup(tag) {
       const table = `cfg_${tag}`;
       const channel = `cfgchan_${tag}`;
@@ -210,7 +215,10 @@ for (const store of STORES) {
       await eventually(async () => (await received(appUrl, path)).some((r) => JSON.parse(r.body).id === id2), 10_000, 20);
       expect((await received(appUrl, path)).filter((r) => JSON.parse(r.body).id === id).map((r) => JSON.parse(r.body).items[key('a')].value)).toEqual(['2']);
       await backend.remove(key('b'));
-      await eventually(async () => (await received(appUrl, `/configuration/cfg/${key('b')}`)).some((r) => JSON.parse(r.body).id === id2), 10_000, 20);
+      const deletion = await eventually(async () => (await received(appUrl, `/configuration/cfg/${key('b')}`)).find((r) => JSON.parse(r.body).id === id2), 10_000, 20);
+      const deletedItem = (JSON.parse(deletion.body) as { items: Record<string, unknown> }).items[key('b')];
+      if (store.deleted === 'null') expect(deletedItem).toBeNull();
+      else expect(deletedItem).toMatchObject({ value: 'unwatched', version: 'v2' });
       expect((await getJson(`${sidecar.url}/v1.0-alpha1/configuration/cfg/${id2}/unsubscribe`)).body).toEqual({ ok: true });
     });
 
