@@ -102,6 +102,11 @@ export class SqlitePubSub implements PubSub {
       ).pluck(),
       takeOver: db.prepare('UPDATE pubsub_pending SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE group_id = ? AND topic = ? AND seq = ?'),
       fresh: db.prepare('SELECT seq FROM pubsub_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
+      anyFresh: db.prepare('SELECT EXISTS (SELECT 1 FROM pubsub_messages WHERE topic = ? AND seq > (SELECT cursor FROM pubsub_groups WHERE topic = ? AND group_id = ?))').pluck(),
+      anyStale: db.prepare(
+        `SELECT EXISTS (SELECT 1 FROM pubsub_pending WHERE group_id = ? AND topic = ?
+           AND (lease_until <= ? OR owner NOT IN (SELECT owner FROM pubsub_consumers WHERE last_seen > ?)))`,
+      ).pluck(),
       addPending: db.prepare('INSERT OR REPLACE INTO pubsub_pending (group_id, topic, seq, owner, lease_until, attempts) VALUES (?, ?, ?, ?, ?, 1)'),
       message: db.prepare('SELECT seq, data, content_type, metadata, expires_at FROM pubsub_messages WHERE seq = ?'),
       ack: db.prepare('DELETE FROM pubsub_pending WHERE group_id = ? AND topic = ? AND seq = ?'),
@@ -210,9 +215,13 @@ export class SqlitePubSub implements PubSub {
   claim(topic: string, group: string, max: number, skip: ReadonlySet<number>): ReceivedRow[] {
     const now = Date.now();
     const lease = now + this.opts.processingTimeoutMs;
+    const aliveSince = now - this.opts.heartbeatMs * 5;
+    // A read (no write lock in WAL mode) first: idle polling must not queue on the write lock
+    // that every sidecar on the machine shares.
+    if (!this.stmts.anyFresh.get(topic, topic, group) && !this.stmts.anyStale.get(group, topic, now, aliveSince)) return [];
     const seqs = this.db.transaction((): number[] => {
       const out: number[] = [];
-      const stale = this.stmts.stale.all(group, topic, now, now - this.opts.heartbeatMs * 5, max + skip.size) as number[];
+      const stale = this.stmts.stale.all(group, topic, now, aliveSince, max + skip.size) as number[];
       for (const seq of stale) {
         if (out.length >= max) break;
         if (skip.has(seq)) continue;
