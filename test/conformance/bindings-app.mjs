@@ -2,13 +2,14 @@
 // is recorded with method, path, headers and raw body. OPTIONS answers 200 on the paths in
 // ROUTES (JSON env list) and 404 elsewhere. BEHAVIOR (env or POST /control/behavior) maps a
 // path to {"status": n, "failTimes": n, "body": "text"}: the first failTimes POSTs answer 500.
-// GET /control/received?path=/x lists what arrived.
+// GET /control/received?path=/x lists what arrived; GET /control/probes lists the OPTIONS paths.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.APP_PORT);
 const routes = JSON.parse(process.env.ROUTES ?? '[]');
 let behavior = JSON.parse(process.env.BEHAVIOR ?? '{}');
 const received = [];
+const probes = [];
 const posts = new Map();
 
 const server = createServer((req, res) => {
@@ -23,12 +24,17 @@ const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(list));
     }
+    if (url.pathname === '/control/probes') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(probes));
+    }
     if (url.pathname === '/control/behavior') {
       behavior = JSON.parse(raw);
       res.writeHead(200);
       return res.end();
     }
     if (req.method === 'OPTIONS') {
+      probes.push(url.pathname);
       res.writeHead(routes.includes(url.pathname) ? 200 : 404);
       return res.end();
     }

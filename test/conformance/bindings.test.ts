@@ -87,8 +87,11 @@ describe('bindings conformance: embedded components', () => {
     await eventually(async () => (await app.received('/custom')).length >= 2, 20_000, 100);
     expect(await app.received('/unprobed')).toHaveLength(0);
     expect(await app.received('/tick-out')).toHaveLength(0);
-    const options = (await app.received()).filter((r) => r.method === 'OPTIONS');
-    expect(options).toHaveLength(0); // OPTIONS probes are answered but not recorded by the app
+    // Bindings without `direction` are probed; `direction` skips the probe.
+    const probes = (await (await fetch(`${app.url}/control/probes`)).json()) as string[];
+    expect(probes).toEqual(expect.arrayContaining(['/tick', '/unprobed']));
+    expect(probes).not.toContain('/custom');
+    expect(probes).not.toContain('/tick-out');
   });
 
   it('lists bindings in metadata with INPUT_BINDING / OUTPUT_BINDING capabilities as their direction allows', async () => {
