@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { DaprError } from '../../core/errors.js';
 import { ForwardProxyRules } from '../../proxy/invoke/forward-proxy.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath } from '../../proxy/invoke/target.js';
+import { RESOLVERS } from '../../proxy/naming/index.js';
 import { KubernetesResolver } from '../../proxy/naming/kubernetes-resolver.js';
+import { createResolver } from '../../proxy/naming/resolver.js';
+import { defaultConfiguration } from '../../resources/configuration.js';
+import { ResourceError } from '../../resources/resource-error.js';
 
 describe('parseTarget', () => {
   it('reads app ids, app.namespace, and http(s) URLs', () => {
@@ -90,5 +94,24 @@ describe('KubernetesResolver', () => {
   it('follows a template with {{.ID}}, {{.Namespace}} and {{.Port}}', async () => {
     const r = new KubernetesResolver({ template: '{{.ID}}.{{.Namespace}}.mesh:{{.Port}}', port: 7000 });
     expect(await r.resolve('orders', 'shop')).toEqual([{ host: 'orders.shop.mesh', port: 7000 }]);
+  });
+});
+
+describe('createResolver', () => {
+  const logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
+  const ctx = { homeDir: '/nonexistent', logger };
+
+  it('defaults to the local registry, takes mdns as its alias, and kubernetes by name', async () => {
+    expect((await createResolver(defaultConfiguration(), ctx, RESOLVERS)).name).toBe('local');
+    expect((await createResolver({ ...defaultConfiguration(), nameResolution: { component: 'mdns' } }, ctx, RESOLVERS)).name).toBe('local');
+    expect((await createResolver({ ...defaultConfiguration(), nameResolution: { component: 'Kubernetes', configuration: { port: 7 } } }, ctx, RESOLVERS)).name).toBe('kubernetes');
+  });
+
+  it('refuses an unknown resolver at start-up, naming the field', async () => {
+    const cfg = { ...defaultConfiguration(), nameResolution: { component: 'consul' }, files: ['/etc/cfg.yaml'] };
+    const err = await createResolver(cfg, ctx, RESOLVERS).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResourceError);
+    expect((err as Error).message).toContain('spec.nameResolution.component');
+    expect((err as Error).message).toContain('unknown name resolver consul');
   });
 });
