@@ -27,7 +27,10 @@ export function postgresConfig(ctx: ComponentContext, component: string): pg.Poo
   }
   const maxConns = Number(meta(md, 'maxConns')?.trim() || 0);
   cfg.max = maxConns > 0 ? maxConns : 4;
-  cfg.connectionTimeoutMillis = timeoutMs(md, component);
+  const timeout = timeoutMs(md, component);
+  cfg.connectionTimeoutMillis = timeout;
+  // Dapr bounds each database call by `timeout` as well.
+  cfg.query_timeout = timeout;
   return cfg;
 }
 

@@ -71,6 +71,7 @@ describe('bindings conformance: bindings.postgresql', () => {
       resources: {
         'pg.yaml': componentYaml('db', 'bindings.postgresql', { connectionString: 'host=127.0.0.1 port=5432 user=postgres dbname=postgres' }),
         'pg2.yaml': componentYaml('db2', 'bindings.postgres', { connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' }),
+        'pg3.yaml': componentYaml('slowdb', 'bindings.postgresql', { connectionString: 'host=127.0.0.1 user=postgres dbname=postgres', timeout: '1s', maxConns: '1' }),
       },
     });
   });
@@ -107,6 +108,16 @@ describe('bindings conformance: bindings.postgresql', () => {
     ]);
     const none = await query(`SELECT id FROM ${table} WHERE name = $1`, ['nobody']);
     expect(none.json()).toEqual([]);
+  });
+
+  it('bounds a statement by the timeout metadata and keeps working afterwards', async (ctx) => {
+    if (!available) return ctx.skip();
+    const slow = await invokeBinding(sidecar, 'slowdb', { operation: 'query', metadata: { sql: 'SELECT pg_sleep(5)' } });
+    expect(slow.status).toBe(500);
+    expect(slow.json()).toMatchObject({ errorCode: 'ERR_INVOKE_OUTPUT_BINDING' });
+    const next = await invokeBinding(sidecar, 'slowdb', { operation: 'query', metadata: { sql: 'SELECT $1::int + 1', params: '[41]' } });
+    expect(next.status).toBe(200);
+    expect(next.json()).toEqual([[42]]);
   });
 
   it('answers errors for bad SQL, bad params and missing sql, then closes the pool', async (ctx) => {
