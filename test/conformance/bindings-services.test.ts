@@ -196,3 +196,24 @@ for (const broker of BROKERS) {
     });
   });
 }
+
+describe('bindings conformance: bindings.mqtt3 leaves a failed message to the broker', () => {
+  it('gets a message the app failed (no in-process retries left) again from the broker when the session resumes', async (ctx) => {
+    if (!(await serviceAvailable('mqtt'))) return ctx.skip();
+    const name = `mqttresume-${tag}`;
+    const route = `/${name}`;
+    const app = await startRecordingApp([route], { [route]: { status: 500 } });
+    const resources = { 'm.yaml': componentYaml(name, 'bindings.mqtt3', { url: 'tcp://127.0.0.1:1883', topic: `bulwark/${name}`, consumerID: name, direction: 'input, output' }) };
+    const first = await startSidecar({ appId: 'mqtt-resume', args: ['--app-port', String(app.port)], resources });
+    await eventually(() => first.output().includes(`input binding ${name} started`), 20_000, 100);
+    expect((await invokeBinding(first, name, { operation: 'create', data: 'keep me' })).status).toBe(204);
+    await eventually(async () => (await app.received(route)).some((d) => d.body === '"keep me"' && d.status === 500), 20_000, 50);
+    await fetch(`${first.url}/v1.0/shutdown`, { method: 'POST' });
+    await first.exited;
+    await fetch(`${app.url}/control/behavior`, { method: 'POST', body: JSON.stringify({}) });
+    const second = await startSidecar({ appId: 'mqtt-resume', args: ['--app-port', String(app.port)], resources });
+    const delivered = await eventually(async () => (await app.received(route)).find((d) => d.body === '"keep me"' && d.status === 200), 30_000, 100);
+    expect(delivered.method).toBe('POST');
+    await fetch(`${second.url}/v1.0/shutdown`, { method: 'POST' });
+  }, 90_000);
+});
