@@ -55,7 +55,7 @@ export class ActorStateStore {
 }
 
 /** The actor state store of a sidecar, or undefined when no store is marked `actorStateStore`. */
-export function openActorStateStore(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'resources' | 'policies' | 'telemetry'>): ActorStateStore | undefined {
+export function openActorStateStore(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'resources' | 'policies' | 'telemetry' | 'logger'>): ActorStateStore | undefined {
   const handle = new StateService(ctx).actorStore;
   return handle ? new ActorStateStore(handle, ctx.appId) : undefined;
 }

@@ -4,8 +4,9 @@ import type { BlockFactory } from '../block.js';
 import { stateRoutes } from './routes.js';
 import { StateService } from './service.js';
 
-export const stateBlock: BlockFactory = (ctx) => {
+export const stateBlock: BlockFactory = async (ctx) => {
   const service = new StateService(ctx);
+  await service.start();
   return {
     name: 'state',
     routes: stateRoutes(service),
@@ -17,5 +18,6 @@ export const stateBlock: BlockFactory = (ctx) => {
         if (caps) c.capabilities = caps;
       }
     },
+    close: () => service.close(),
   };
 };

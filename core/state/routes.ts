@@ -82,7 +82,7 @@ export function stateRoutes(state: StateService): Route[] {
         ops.push({ operation: 'delete', request: { key, etag, metadata: opMd, options: options(r, i) } });
       }
     }
-    await state.transaction(store, ops, md);
+    await state.transaction(store, ops, md, { traceparent: ex.header('traceparent') ?? '', tracestate: ex.header('tracestate') ?? '' });
     ex.sendEmpty(204);
   };
 

@@ -10,14 +10,20 @@ import {
 } from './component.js';
 import { encryptionFor, type StateEncryption } from './encryption.js';
 import { KeyPrefixer, originalKey } from './keys.js';
+import { Outbox } from './outbox.js';
 import { parseStateQuery } from './query.js';
 import { StoreHandle } from './store-handle.js';
+import type { TraceContext } from '../pubsub/cloudevent.js';
+
+const NO_TRACE: TraceContext = { traceparent: '', tracestate: '' };
 
 interface StoreEntry {
   handle: StoreHandle;
   keys: KeyPrefixer;
   /** Set when the store has primaryEncryptionKey: values are encrypted before they reach it. */
   enc: StateEncryption | undefined;
+  /** Set when the store has outboxPublishPubsub and outboxPublishTopic. */
+  outbox: Outbox | undefined;
 }
 
 /** One item of a save request, as decoded from the body. */
@@ -36,7 +42,7 @@ export class StateService {
   /** The store that holds actor state (metadata `actorStateStore: true`), if any. */
   readonly actorStore: StoreHandle | undefined;
 
-  constructor(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'resources' | 'policies' | 'telemetry'>) {
+  constructor(ctx: Pick<BlockContext, 'appId' | 'namespace' | 'components' | 'resources' | 'policies' | 'telemetry' | 'logger'>) {
     this.appId = ctx.appId;
     let actorStore: StoreHandle | undefined;
     for (const [name, loaded] of ctx.components.loaded('state')) {
@@ -44,7 +50,8 @@ export class StateService {
       const handle = new StoreHandle(name, store, ctx.policies, ctx.telemetry);
       const keys = new KeyPrefixer(name, meta(loaded.metadata, 'keyPrefix'), ctx.appId, ctx.namespace);
       const enc = encryptionFor(loaded, ctx.resources.components.find((c) => c.name === name));
-      this.stores.set(name, { handle, keys, enc });
+      const outbox = handle.supportsTransactions ? Outbox.for(ctx, handle, loaded.metadata) : undefined;
+      this.stores.set(name, { handle, keys, enc, outbox });
       if (isTruthy(meta(loaded.metadata, 'actorStateStore'))) {
         if (actorStore) throw new Error(`detected duplicate actor state store: ${actorStore.name} and ${name}`);
         if (!handle.supportsETag || !handle.supportsTransactions) {
@@ -54,6 +61,15 @@ export class StateService {
       }
     }
     this.actorStore = actorStore;
+  }
+
+  /** Starts what runs in the background (the outboxes' internal subscriptions). */
+  async start(): Promise<void> {
+    for (const e of this.stores.values()) await e.outbox?.start();
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.stores.values()) await e.outbox?.close();
   }
 
   get storeNames(): string[] {
@@ -149,16 +165,12 @@ export class StateService {
   }
 
   /** `ops` carry user keys; they are prefixed here. */
-  async transaction(storeName: string, ops: TransactionOperation[], metadata: Record<string, string>): Promise<void> {
+  async transaction(storeName: string, ops: TransactionOperation[], metadata: Record<string, string>, trace: TraceContext = NO_TRACE): Promise<void> {
     this.checkTransactional(storeName);
-    const { handle, keys, enc } = this.entry(storeName);
+    const { handle, keys, enc, outbox } = this.entry(storeName);
     if (ops.length === 0) return;
     for (const op of ops) {
       op.request.key = keys.storeKey(op.request.key);
-      if (enc && op.operation === 'upsert') {
-        const v = op.request.value;
-        op.request.value = enc.encrypt(typeof v === 'string' ? Buffer.from(v) : v);
-      }
       op.request.options = checkOptions(op.request.options, 'stateTransaction', storeName);
     }
     const max = handle.store.multiMaxSize ?? 0;
@@ -169,6 +181,17 @@ export class StateService {
         { metadata: { currentOpsTransaction: String(ops.length), maxOpsPerTransaction: String(max) } },
       );
     }
+    // Outbox events carry the values as the app sent them; the store gets them encrypted.
+    let markers: TransactionOperation[] = [];
+    if (outbox) ({ ops, markers } = await outbox.prepare(ops, trace));
+    if (enc) {
+      ops = ops.map((op): TransactionOperation => {
+        if (op.operation !== 'upsert') return op;
+        const v = op.request.value;
+        return { operation: 'upsert', request: { ...op.request, value: enc.encrypt(typeof v === 'string' ? Buffer.from(v) : v) } };
+      });
+    }
+    if (markers.length > 0) ops = [...ops, ...markers];
     try {
       await handle.multi(ops, metadata);
     } catch (err) {

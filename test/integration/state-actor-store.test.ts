@@ -41,6 +41,7 @@ function context(list: LoadedComponent[]) {
     resources: { components: [], httpEndpoints: [], subscriptions: [], resiliencies: [], warnings: [] },
     policies: noPolicies,
     telemetry: noTelemetry,
+    logger: quiet,
   };
 }
 
