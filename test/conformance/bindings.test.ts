@@ -298,3 +298,51 @@ describe('cron schedules Dapr rejects', () => {
     }
   });
 });
+
+describe('bindings.http with mutual TLS', () => {
+  it('presents the client certificate and trusts MTLSRootCA (PEM text or file path)', async () => {
+    const forge = (await import('node-forge')).default;
+    const makeCert = (cn: string, issuer?: { cert: import('node-forge').pki.Certificate; key: import('node-forge').pki.rsa.PrivateKey }) => {
+      const keys = forge.pki.rsa.generateKeyPair(2048);
+      const cert = forge.pki.createCertificate();
+      cert.publicKey = keys.publicKey;
+      cert.serialNumber = `0${Math.floor(Math.random() * 1e9).toString(16)}`;
+      cert.validity.notBefore = new Date(Date.now() - 60_000);
+      cert.validity.notAfter = new Date(Date.now() + 3_600_000);
+      cert.setSubject([{ name: 'commonName', value: cn }]);
+      cert.setIssuer(issuer ? issuer.cert.subject.attributes : [{ name: 'commonName', value: cn }]);
+      cert.setExtensions(issuer ? [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] : [{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, digitalSignature: true }]);
+      cert.sign(issuer ? issuer.key : keys.privateKey, forge.md.sha256.create());
+      return { cert, key: keys.privateKey, certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+    };
+    const ca = makeCert('test-ca');
+    const server = makeCert('server', ca);
+    const client = makeCert('bulwark-client', ca);
+    const { createServer: createHttpsServer } = await import('node:https');
+    const https = createHttpsServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      res.end(`hello ${peer.subject?.CN}`);
+    });
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+    const dir = writeFolder({ 'client.crt': client.certPem, 'client.key': client.keyPem });
+    try {
+      const sidecar = await startSidecar({
+        appId: 'bindings-mtls',
+        resources: {
+          'tls.yaml': componentYaml('secure', 'bindings.http', { url, MTLSRootCA: ca.certPem, MTLSClientCert: join(dir, 'client.crt'), MTLSClientKey: join(dir, 'client.key') }),
+          'nocert.yaml': componentYaml('nocert', 'bindings.http', { url, MTLSRootCA: ca.certPem }),
+        },
+      });
+      const ok = await invokeBinding(sidecar, 'secure', { operation: 'get' });
+      expect(ok.status).toBe(200);
+      expect(ok.text).toBe('hello bulwark-client');
+      const refused = await invokeBinding(sidecar, 'nocert', { operation: 'get' });
+      expect(refused.status).toBe(500);
+      expect((refused.json() as { errorCode: string }).errorCode).toBe('ERR_INVOKE_OUTPUT_BINDING');
+      await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
+    } finally {
+      await new Promise<void>((r) => https.close(() => r()));
+    }
+  }, 60_000);
+});
