@@ -346,3 +346,48 @@ describe('bindings.http with mutual TLS', () => {
     }
   }, 60_000);
 });
+
+describe('output bindings under the component outbound resiliency policy', () => {
+  it('cuts a slow call at the policy timeout and retries it, answering Dapr error after the last attempt', async () => {
+    let calls = 0;
+    const slow = createServer((req, res) => {
+      calls++;
+      req.resume();
+      const t = setTimeout(() => res.end('late'), 3000);
+      res.on('close', () => clearTimeout(t));
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const sidecar = await startSidecar({
+        appId: 'bindings-outbound',
+        resources: {
+          'web.yaml': componentYaml('slowweb', 'bindings.http', { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}` }),
+          'resiliency.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: outbound
+spec:
+  policies:
+    timeouts:
+      quick: 200ms
+    retries:
+      twice: { policy: constant, duration: 10ms, maxRetries: 2 }
+  targets:
+    components:
+      slowweb:
+        outbound: { timeout: quick, retry: twice }
+`,
+        },
+      });
+      const r = await invokeBinding(sidecar, 'slowweb', { operation: 'get' });
+      expect(r.status).toBe(500);
+      expect(r.json()).toMatchObject({ errorCode: 'ERR_INVOKE_OUTPUT_BINDING' });
+      expect((r.json() as { message: string }).message).toMatch(/^error invoking output binding slowweb: .*context deadline exceeded/);
+      expect(calls).toBe(3);
+      await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+});
