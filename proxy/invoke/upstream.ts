@@ -1,11 +1,14 @@
-// The one place invocation talks to undici: a keep-alive pool per upstream origin (peer
-// sidecars, HTTPEndpoints, FQDN targets), each built on first use and kept until close. Bodies
+// The one place invocation talks to undici: keep-alive pools per upstream origin. Plain
+// origins (peer sidecars without mTLS, URL targets, forward-proxy pass-through) share one
+// Agent, which drops an origin's pool once its connections are gone, so hosts met once do not
+// pile up; origins with their own TLS settings (HTTPEndpoint clientTLS, peers under mTLS) get
+// a pool each, built on first use and kept until close. Bodies
 // are streams both ways: the request body is the caller's IncomingMessage, the response body
 // is piped into our ServerResponse, so back-pressure holds end to end.
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
+import { Agent, Pool, type Dispatcher } from 'undici';
 import { copyResponseHeaders } from './headers.js';
 
 export interface UpstreamRequest {
@@ -36,14 +39,18 @@ export interface PoolSettings {
 
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
+  private readonly agent: Agent;
 
-  constructor(private readonly defaults: PoolSettings) {}
+  constructor(private readonly defaults: PoolSettings) {
+    // Streams may be long (SSE, large uploads): no idle timeouts on bodies or headers.
+    this.agent = new Agent({ connections: defaults.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  }
 
-  private pool(origin: string, settings: PoolSettings | undefined): Pool {
-    const key = settings?.owner ? `${origin}#${settings.owner}` : origin;
+  private pool(origin: string, settings: PoolSettings): Pool {
+    const key = settings.owner ? `${origin}#${settings.owner}` : origin;
     let pool = this.pools.get(key);
     if (!pool) {
-      const s = settings ?? this.defaults;
+      const s = settings;
       pool = new Pool(origin, {
         connections: s.connections,
         pipelining: 1,
@@ -67,10 +74,11 @@ export class Upstreams {
       body: req.body,
     };
     if (req.signal) opts.signal = req.signal;
-    return (await this.pool(origin, settings).request(opts)) as unknown as UpstreamResponse;
+    const dispatcher = settings ? this.pool(origin, settings) : this.agent;
+    return (await dispatcher.request(opts)) as unknown as UpstreamResponse;
   }
 
-  /** Drops a pool whose peer went away, so a later instance on the same port starts fresh. */
+  /** Drops a pool whose peer went away, so a later instance on the same port starts fresh (the Agent does this by itself). */
   forget(origin: string): void {
     const pool = this.pools.get(origin);
     if (!pool) return;
@@ -81,7 +89,7 @@ export class Upstreams {
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+    await Promise.all([...all.map((p) => p.destroy().catch(() => undefined)), this.agent.destroy().catch(() => undefined)]);
   }
 }
 
