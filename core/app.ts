@@ -32,3 +32,18 @@ export interface AppCaller {
   onReady(fn: () => void): void;
   call(req: AppCallRequest): Promise<AppCallResponse>;
 }
+
+/** A peer sidecar's internal listener. */
+export interface PeerTarget {
+  appId: string;
+  namespace: string;
+  host: string;
+  port: number;
+}
+
+/** Calls to other sidecars' internal listeners (the invocation pools, mTLS and tracing). */
+export interface PeerClient {
+  /** This sidecar's internal address, as peers reach it. */
+  readonly self: { host: string; port: number };
+  request(peer: PeerTarget, req: AppCallRequest): Promise<AppCallResponse>;
+}

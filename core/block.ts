@@ -2,7 +2,7 @@
 // gives back (routes, metadata, lifecycle). proxy/blocks.ts lists them, one line each.
 import type { Configuration } from '../resources/configuration.js';
 import type { ResourceSet } from '../resources/types.js';
-import type { AppCaller } from './app.js';
+import type { AppCaller, PeerClient } from './app.js';
 import type { Category, Component, Logger } from './component.js';
 import type { Route } from './http.js';
 import type { PolicyProvider } from './policy.js';
@@ -45,6 +45,10 @@ export interface Block {
   routes: Route[];
   /** Adds this block's fields to GET /v1.0/metadata. */
   metadata?(out: Record<string, unknown>): void;
+  /** Routes served on the internal (sidecar-to-sidecar) listener, before delivery to the app. */
+  internalRoutes?: Route[];
+  /** Called once the internal listener is bound, with the way to reach peer sidecars. */
+  onPeersReady?(peers: PeerClient): void;
   /** Called once the app is reachable (subscriptions, input bindings, actor config). */
   onAppReady?(): Promise<void>;
   close?(): Promise<void>;

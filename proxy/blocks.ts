@@ -6,6 +6,7 @@ import { lockBlock } from '../core/lock/block.js';
 import { pubsubBlock } from '../core/pubsub/block.js';
 import { secretsBlock } from '../core/secrets/block.js';
 import { stateBlock } from '../core/state/block.js';
+import { actorsBlock } from './placement/index.js';
 
 export const BLOCKS: readonly BlockFactory[] = [
   secretsBlock,
@@ -14,4 +15,5 @@ export const BLOCKS: readonly BlockFactory[] = [
   bindingsBlock,
   lockBlock,
   configurationBlock,
+  actorsBlock,
 ];

@@ -30,6 +30,7 @@ import { inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
 import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
 import { HttpListener } from './listeners/http-server.js';
+import { announcedAddress } from './naming/host-address.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
 import type { SidecarOptions } from './options.js';
 import { Router } from './router.js';
@@ -174,7 +175,7 @@ export class Sidecar {
       namespace: options.namespace,
       homeDir: options.homeDir,
       listenAddress: options.listenAddress,
-      hostAddress: options.env.DAPR_HOST_IP || (options.listenAddress === '0.0.0.0' ? '127.0.0.1' : options.listenAddress),
+      hostAddress: announcedAddress(options.env.DAPR_HOST_IP, options.listenAddress),
       internalPort: options.internalPort,
       publicPort: options.publicPort,
       security: security.inbound,
@@ -189,6 +190,7 @@ export class Sidecar {
       env: options.env,
       logger,
       inboundLayers: [inboundTraceLayer(telemetry, options.appId), inboundMetricsLayer(telemetry.metrics)],
+      internalRoutes: blocks.flatMap((b) => b.internalRoutes ?? []),
       ...(telemetry.metrics ? { metrics: telemetry.metrics } : {}),
     });
     const routes = allowedRoutes([...runtimeRoutes(view), ...invocation.invoker.routes, ...blocks.flatMap((b) => b.routes)], configuration);
@@ -244,6 +246,7 @@ export class Sidecar {
     sidecar.register();
     logger.info(`HTTP API listening on ${options.listenAddress}:${httpPort}`);
     logger.info(`internal (sidecar-to-sidecar) listening on ${options.listenAddress}:${ports.internal}${ports.public ? `; public fronting on ${options.listenAddress}:${ports.public}` : ''}`);
+    for (const b of blocks) b.onPeersReady?.(invocation.peerClient());
     if (channel) {
       channel.onReady(() => void sidecar.appReady());
       channel.start();

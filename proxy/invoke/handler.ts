@@ -19,7 +19,7 @@ import { deliverToApp, requestApp } from './inbound.js';
 import { invokeUnderPolicy } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
-import { relay, type PoolSettings, type Upstreams, type UpstreamResponse } from './upstream.js';
+import { relay, type PoolSettings, type Upstreams, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
 
 export interface InvokeContext {
   appId: string;
@@ -96,6 +96,12 @@ export class Invoker {
       this.peerPools.set(key, s);
     }
     return s;
+  }
+
+  /** One request to a peer sidecar's internal port (actor calls): the same pools and mTLS as invocation. */
+  requestPeer(peer: { appId: string; namespace: string; host: string; port: number }, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const origin = `${this.ctx.peerTls ? 'https' : 'http'}://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
+    return this.ctx.upstreams.request(origin, req, this.peerSettings(peer.appId, peer.namespace));
   }
 
   private headerTarget(ex: Exchange): string | undefined {

@@ -12,7 +12,8 @@ import type { Server } from 'node:http';
 import type { TlsOptions } from 'node:tls';
 import type { ComponentSet } from '../../core/block.js';
 import type { Logger } from '../../core/component.js';
-import { stack, type Handler, type Layer } from '../../core/http.js';
+import type { PeerClient } from '../../core/app.js';
+import { stack, type Handler, type Layer, type Route } from '../../core/http.js';
 import type { PolicyProvider } from '../../core/policy.js';
 import type { SecretStore } from '../../core/secrets/component.js';
 import type { Configuration } from '../../resources/configuration.js';
@@ -23,6 +24,7 @@ import { rescueLayer } from '../layers/rescue.js';
 import { HttpListener } from '../listeners/http-server.js';
 import { UpgradeTracker } from '../listeners/upgrade.js';
 import { RESOLVERS } from '../naming/index.js';
+import { Router } from '../router.js';
 import { createResolver, type NameResolver } from '../naming/resolver.js';
 import { loadEndpoints } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
@@ -65,6 +67,8 @@ export interface InvocationOptions {
   inboundLayers?: ReadonlyArray<Layer | null>;
   /** Caller-side invocation metrics. */
   metrics?: InvocationMetrics;
+  /** Blocks' routes on the internal listener (actor calls between sidecars); the rest goes to the app. */
+  internalRoutes?: Route[];
 }
 
 const NO_SECURITY: InboundSecurity = { mtls: null, aclLayer: null };
@@ -131,7 +135,9 @@ export class InvocationService {
     const o = this.o;
     const sec = o.security ?? NO_SECURITY;
     const extra = o.inboundLayers ?? [];
-    const internalHandler = stack(inboundHandler(this.delivery(), true), [
+    const toApp = inboundHandler(this.delivery(), true);
+    const internalEnd = o.internalRoutes?.length ? new Router(o.internalRoutes, toApp).handle : toApp;
+    const internalHandler = stack(internalEnd, [
       rescueLayer(o.logger), // outermost: every layer below may throw a DaprError
       sec.mtls, // who is calling (SPIFFE id from the peer certificate)
       sec.aclLayer, // may this caller call this operation
@@ -153,6 +159,19 @@ export class InvocationService {
       }
     }
     return this.ports;
+  }
+
+  /** Calls to peers' internal listeners for the blocks (actors), once the internal port is bound. */
+  peerClient(): PeerClient {
+    const self = { host: this.o.hostAddress, port: this.ports.internal };
+    return {
+      self,
+      request: async (peer, req) => {
+        const body = req.body === undefined || req.body === null ? null : typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
+        const res = await this.invoker.requestPeer(peer, { method: req.method, path: req.path, headers: req.headers ?? {}, body, signal: req.signal });
+        return res as unknown as Awaited<ReturnType<PeerClient['request']>>;
+      },
+    };
   }
 
   /** Announces this sidecar to the resolver (after the internal port is bound). */

@@ -1,0 +1,279 @@
+// The actor API (`/v1.0/actors/...`) and the internal route peers use to run a call on the
+// owner. Wire shapes: ../shared/spec/http-api.md section 13.
+import { DaprError } from '../errors.js';
+import type { Exchange, Handler, Route } from '../http.js';
+import { ERROR_RESPONSE_HEADER, callHeaders, type CallResult } from './host.js';
+import { INTERNAL_PREFIX, MOVED_HEADER } from './placement.js';
+import { parseSchedule } from './reminder-time.js';
+import type { ActorsService } from './service.js';
+import type { ActorStateOperation } from '../state/actor-state.js';
+import { ETagError } from '../state/component.js';
+
+const RESERVED_PREFIX = 'dapr.internal.';
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'server']);
+
+export function actorRoutes(s: ActorsService): { routes: Route[]; internal: Route[] } {
+  const r = (method: string, path: string, handler: Handler): Route => ({ method, path: `/v1.0/actors/{actorType}/{actorId}${path}`, group: 'actors', handler });
+  const invoke = invokeHandler(s);
+  const tx = transactionHandler(s);
+  const createReminder = reminderCreateHandler(s);
+  const createTimer = timerCreateHandler(s);
+  const routes: Route[] = [
+    ...['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].map((m) => r(m, '/method/{method*}', invoke)),
+    r('POST', '/state', tx),
+    r('PUT', '/state', tx),
+    r('GET', '/state/{key*}', stateGetHandler(s)),
+    r('POST', '/reminders/{name}', createReminder),
+    r('PUT', '/reminders/{name}', createReminder),
+    r('GET', '/reminders/{name}', reminderGetHandler(s)),
+    r('DELETE', '/reminders/{name}', reminderDeleteHandler(s)),
+    r('POST', '/timers/{name}', createTimer),
+    r('PUT', '/timers/{name}', createTimer),
+    r('DELETE', '/timers/{name}', timerDeleteHandler(s)),
+  ];
+  const internal: Route[] = [{ method: 'PUT', path: `${INTERNAL_PREFIX}/{actorType}/{actorId}/method/{method*}`, group: 'actors', handler: internalHandler(s) }];
+  return { routes, internal };
+}
+
+/** Type and id as the route gave them (unescaped), checked as Dapr checks names. */
+function target(ex: Exchange): { type: string; id: string } {
+  const type = ex.params.actorType!;
+  const id = ex.params.actorId!;
+  checkName('actor type', type);
+  checkName('actor id', id);
+  if (type.startsWith(RESERVED_PREFIX)) throw new DaprError('actorTypeReserved', `actor type ${type} is reserved for Dapr's internal use`);
+  return { type, id };
+}
+
+export function checkName(what: string, v: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (v === '' || v === '.' || v === '..' || /[/\\#?\u0000-\u001f\u007f]/.test(v)) {
+    throw new DaprError('badRequest', `invalid ${what} ${JSON.stringify(v)}: it must not be empty, '.' or '..', nor contain '/', '\\', '#', '?' or control characters`);
+  }
+}
+
+function send(ex: Exchange, r: CallResult): void {
+  const res = ex.res;
+  res.statusCode = r.status;
+  for (const k in r.headers) {
+    const v = r.headers[k];
+    if (v !== undefined && !HOP.has(k) && k !== MOVED_HEADER) res.setHeader(k, v);
+  }
+  res.setHeader('content-length', r.body.length);
+  res.end(r.body);
+}
+
+function invokeHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const method = ex.params.method!;
+    for (const seg of method.split('/')) checkName('method', seg);
+    const body = await ex.body();
+    const headers = callHeaders(ex.req.headers);
+    // The caller's claimed identity is replaced by this sidecar's.
+    headers['dapr-caller-app-id'] = s.appId;
+    delete headers['dapr-caller-namespace'];
+    const span = s.spanOf(ex.req);
+    const parent = span ? { traceparent: span.traceparent, tracestate: span.tracestate } : { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') };
+    send(ex, await s.invoke(type, id, method, { headers, body: body.length > 0 ? body : null, query: ex.rawQuery }, parent));
+  };
+}
+
+/** A peer routed a call here: run it if this host owns the actor, else say it moved. */
+function internalHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const type = ex.params.actorType!;
+    const id = ex.params.actorId!;
+    const method = ex.params.method!;
+    const body = await ex.body();
+    if (!s.isHosted(type) || s.placement?.lookup(type, id) !== 'local') {
+      ex.sendRaw(421, `actor ${type}/${id} is not hosted here`, 'text/plain', { [MOVED_HEADER]: '1' });
+      return;
+    }
+    const headers = callHeaders(ex.req.headers);
+    try {
+      send(ex, await s.runLocal(type, id, method, { headers, body: body.length > 0 ? body : null, query: ex.rawQuery }));
+    } catch (err) {
+      const e = err instanceof DaprError ? err : new DaprError('actorInvokeMethod', `error invoke actor method: ${(err as Error).message}`, { cause: err });
+      ex.sendError(e);
+    }
+  };
+}
+
+function requireState(s: ActorsService, kind: 'actorStateGet' | 'actorStateTransaction' | 'actorReminderCreate' | 'actorReminderGet' | 'actorReminderDelete') {
+  if (!s.state) {
+    throw new DaprError(kind, 'actors: no state store is configured for actors; set metadata actorStateStore: "true" on one state store component');
+  }
+  return s.state;
+}
+
+function stateGetHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const state = requireState(s, 'actorStateGet');
+    let r;
+    try {
+      r = await state.get(type, id, ex.params.key!);
+    } catch (err) {
+      throw new DaprError('actorStateGet', `error getting actor state: ${(err as Error).message}`, { cause: err });
+    }
+    if (!r) return ex.sendEmpty(204);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.metadata ?? {})) headers[`metadata.${k}`] = v;
+    ex.sendRaw(200, typeof r.data === 'string' ? r.data : Buffer.from(r.data), 'application/json', headers);
+  };
+}
+
+function transactionHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const state = requireState(s, 'actorStateTransaction');
+    const body = await ex.json<unknown>();
+    if (!Array.isArray(body)) throw new DaprError('malformedRequest', 'actor state transaction body must be a JSON array of operations');
+    const ops: ActorStateOperation[] = body.map((raw, i) => {
+      const o = raw as { operation?: unknown; request?: Record<string, unknown> };
+      const req = o?.request;
+      if (!req || typeof req !== 'object' || typeof req.key !== 'string' || req.key === '') throw new DaprError('malformedRequest', `operation ${i}: request.key is required`);
+      const metadata = req.metadata && typeof req.metadata === 'object' ? Object.fromEntries(Object.entries(req.metadata).map(([k, v]) => [k, String(v)])) : undefined;
+      const etag = typeof req.etag === 'string' && req.etag !== '' ? req.etag : undefined;
+      const op = String(o.operation ?? '').toLowerCase();
+      if (op === 'upsert') return { operation: 'upsert', key: req.key, value: JSON.stringify(req.value ?? null), ...(etag ? { etag } : {}), ...(metadata ? { metadata } : {}) };
+      if (op === 'delete') return { operation: 'delete', key: req.key, ...(etag ? { etag } : {}), ...(metadata ? { metadata } : {}) };
+      throw new DaprError('malformedRequest', `operation ${i}: operation type ${JSON.stringify(o.operation)} not supported (upsert, delete)`);
+    });
+    if (!s.host?.isActive(type, id)) throw new DaprError('actorInstanceMissing', `actor instance is missing: ${type}/${id} is not active on this host`);
+    try {
+      await state.transact(type, id, ops);
+    } catch (err) {
+      const why = err instanceof ETagError ? `possible etag mismatch: ${err.message}` : (err as Error).message;
+      throw new DaprError('actorStateTransaction', `error saving actor transaction state: ${why}`, { cause: err });
+    }
+    ex.sendEmpty(204);
+  };
+}
+
+/** Go's JSON decoding: keys match case-insensitively. */
+function field(o: Record<string, unknown>, name: string): unknown {
+  if (name in o) return o[name];
+  const lower = name.toLowerCase();
+  for (const k in o) if (k.toLowerCase() === lower) return o[k];
+  return undefined;
+}
+
+function stringField(o: Record<string, unknown>, name: string): string | undefined {
+  const v = field(o, name);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new DaprError('malformedRequest', `${name} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+async function scheduleBody(ex: Exchange): Promise<Record<string, unknown>> {
+  const buf = await ex.body();
+  if (buf.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new DaprError('malformedRequest', `failed deserializing HTTP body: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DaprError('malformedRequest', 'body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function reminderCreateHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const name = ex.params.name!;
+    checkName('reminder name', name);
+    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
+    if (!s.reminders) requireState(s, 'actorReminderCreate');
+    const b = await scheduleBody(ex);
+    const dueTime = stringField(b, 'dueTime') ?? '';
+    const period = stringField(b, 'period') ?? '';
+    const ttl = stringField(b, 'ttl');
+    const overwrite = field(b, 'overwrite');
+    if (overwrite !== undefined && typeof overwrite !== 'boolean') throw new DaprError('malformedRequest', 'overwrite must be a boolean');
+    const schedule = parseSchedule({ dueTime, period, ttl }, Date.now(), 'actorReminderCreate');
+    const data = field(b, 'data');
+    try {
+      await s.reminders!.create({ actorID: id, actorType: type, name, dueTime, period, ...(ttl ? { ttl } : {}), ...(data !== undefined ? { data } : {}) }, schedule, overwrite !== false);
+    } catch (err) {
+      if (err instanceof DaprError) throw err;
+      throw new DaprError('actorReminderCreate', `error creating actor reminder: ${(err as Error).message}`, { cause: err });
+    }
+    ex.sendEmpty(204);
+  };
+}
+
+function reminderGetHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const name = ex.params.name!;
+    checkName('reminder name', name);
+    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
+    if (!s.reminders) requireState(s, 'actorReminderGet');
+    let r;
+    try {
+      r = await s.reminders!.get(type, id, name);
+    } catch (err) {
+      throw new DaprError('actorReminderGet', `error getting actor reminder: ${(err as Error).message}`, { cause: err });
+    }
+    if (!r) throw new DaprError('actorReminderNotFound', `reminder ${name} not found for actor ${type}/${id}`);
+    ex.sendJson(200, {
+      actorID: r.actorID,
+      actorType: r.actorType,
+      ...(r.data !== undefined ? { data: r.data } : {}),
+      ...(r.dueTime ? { dueTime: r.dueTime } : {}),
+      ...(r.period ? { period: r.period } : {}),
+      ...(r.expirationTime ? { ttl: r.expirationTime } : {}),
+    });
+  };
+}
+
+function reminderDeleteHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const name = ex.params.name!;
+    checkName('reminder name', name);
+    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
+    if (!s.reminders) requireState(s, 'actorReminderDelete');
+    try {
+      await s.reminders!.delete(type, id, name);
+    } catch (err) {
+      throw new DaprError('actorReminderDelete', `error deleting actor reminder: ${(err as Error).message}`, { cause: err });
+    }
+    ex.sendEmpty(204);
+  };
+}
+
+function timerCreateHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const name = ex.params.name!;
+    checkName('timer name', name);
+    if (!s.isHosted(type) || !s.host) throw new DaprError('actorTimerCreate', `error creating actor timer: actor type ${type} is not hosted by this app`);
+    const b = await scheduleBody(ex);
+    const dueTime = stringField(b, 'dueTime') ?? '';
+    const period = stringField(b, 'period') ?? '';
+    const ttl = stringField(b, 'ttl');
+    const callback = stringField(b, 'callback') ?? '';
+    const schedule = parseSchedule({ dueTime, period, ttl }, Date.now(), 'actorTimerCreate');
+    if (s.placement?.lookup(type, id) !== 'local') throw new DaprError('actorTimerCreate', `error creating actor timer: actor ${type}/${id} is not hosted on this sidecar`);
+    const data = field(b, 'data');
+    const fireBody = JSON.stringify({ callback, dueTime, period, ...(data !== undefined ? { data } : {}) });
+    s.host.createTimer(type, id, name, schedule, fireBody);
+    ex.sendEmpty(204);
+  };
+}
+
+function timerDeleteHandler(s: ActorsService): Handler {
+  return async (ex) => {
+    const { type, id } = target(ex);
+    const name = ex.params.name!;
+    checkName('timer name', name);
+    s.host?.deleteTimer(type, id, name);
+    ex.sendEmpty(204);
+  };
+}
+
+export { ERROR_RESPONSE_HEADER };

@@ -1,0 +1,30 @@
+// The actors block as the sidecar mounts it: core/actors with placement over the membership
+// store that Configuration `spec.nameResolution` selects (redis or postgresql: the same
+// server, with the resolver's `leaseTTL`; anything else: the local registry under BULWARK_HOME).
+import { createActorsBlock } from '../../core/actors/block.js';
+import type { BlockFactory } from '../../core/block.js';
+import { isObject } from '../../resources/decode.js';
+import { parseGoDuration } from '../../resources/duration.js';
+import { configValue } from '../naming/resolver.js';
+import { LocalMembership } from './local-membership.js';
+import type { MembershipStore } from './membership.js';
+import { Placement } from './placement.js';
+import { PostgresMembership } from './postgres-membership.js';
+import { RedisMembership } from './redis-membership.js';
+
+export const actorsBlock: BlockFactory = (ctx) => {
+  const nr = ctx.configuration.nameResolution;
+  const kind = typeof nr.component === 'string' ? nr.component.toLowerCase() : 'local';
+  const config = isObject(nr.configuration) ? (nr.configuration as Record<string, unknown>) : {};
+  const namespace = ctx.namespace ?? 'default';
+  const ttl = configValue(config, 'leaseTTL');
+  const leaseMs = (ttl === undefined ? undefined : parseGoDuration(String(ttl))) ?? 10_000;
+  const onError = (err: Error): void => ctx.logger.debug(`actors: placement store: ${err.message}`);
+  const store = (): MembershipStore =>
+    kind === 'redis'
+      ? new RedisMembership(config, namespace, leaseMs, onError)
+      : kind === 'postgresql' || kind === 'postgres'
+        ? new PostgresMembership(config, namespace, leaseMs, onError)
+        : new LocalMembership(ctx.homeDir, namespace);
+  return createActorsBlock(ctx, (self) => new Placement(store(), self, ctx.appId, namespace, ctx.logger));
+};
