@@ -8,11 +8,13 @@
 //
 // Two paths per sidecar: fronting (client -> public port -> app) and the invoke API
 // (client -> /v1.0/invoke/<self>/method/x -> app). Variants run in alternating rounds so drift
-// on a shared machine hits them alike; throughput is summed over rounds.
+// on a shared machine hits them alike; throughput is summed over rounds. Because throughput on a
+// busy machine is noisy, the sidecar's own CPU time per request (from /proc) is reported too:
+// it is what tracing and metrics actually add.
 //
 //   npx tsc -p . && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +65,15 @@ interface Variant {
   front?: string;
   proc?: Running;
   done: { front: number; api: number };
+  /** Sidecar CPU seconds spent while each path was driven. */
+  cpu: { front: number; api: number };
+}
+
+function cpuSeconds(pid: number): number {
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function drive(origin: string, path: string, seconds: number, concurrency: number): Promise<number> {
@@ -106,10 +117,10 @@ async function main(): Promise<void> {
   const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
 
   const variants: Variant[] = [
-    { name: 'off', tracing: '"0"', metrics: false, done: { front: 0, api: 0 } },
-    { name: 'metrics', tracing: '"0"', metrics: true, done: { front: 0, api: 0 } },
-    { name: 'rate-1e-4', tracing: '""', metrics: true, done: { front: 0, api: 0 } },
-    { name: 'sampled', tracing: '"1"', metrics: true, done: { front: 0, api: 0 } },
+    { name: 'off', tracing: '"0"', metrics: false, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
+    { name: 'metrics', tracing: '"0"', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
+    { name: 'rate-1e-4', tracing: '""', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
+    { name: 'sampled', tracing: '"1"', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
   ];
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-obs-bench-'));
   try {
@@ -146,19 +157,34 @@ async function main(): Promise<void> {
     }
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
+        const pid = v.proc!.child.pid!;
+        let c0 = cpuSeconds(pid);
         v.done.front += await drive(v.front!, '/x', seconds, concurrency);
+        let c1 = cpuSeconds(pid);
+        v.cpu.front += c1 - c0;
+        c0 = c1;
         v.done.api += await drive(v.api!, `/v1.0/invoke/bench-${v.name}/method/x`, seconds, concurrency);
+        c1 = cpuSeconds(pid);
+        v.cpu.api += c1 - c0;
       }
     }
     const total = rounds * seconds;
     const base = variants[0]!.done;
     console.log(`\nobservability cost, ${rounds} rounds x ${seconds}s per variant and path, concurrency ${concurrency}`);
-    console.log('variant      fronting req/s   vs off    invoke API req/s   vs off');
+    console.log('variant      fronting req/s   vs off   CPU us/req   vs off | invoke API req/s   vs off   CPU us/req   vs off');
+    const pct = (x: number, b: number): string => `${(((x - b) / b) * 100).toFixed(1)}%`.padStart(7);
+    const us = (cpu: number, n: number): number => (cpu / Math.max(1, n)) * 1e6;
+    const baseFront = us(variants[0]!.cpu.front, base.front);
+    const baseApi = us(variants[0]!.cpu.api, base.api);
     for (const v of variants) {
       const f = v.done.front / total;
       const a = v.done.api / total;
-      const pct = (x: number, b: number): string => `${(((x - b) / b) * 100).toFixed(1)}%`.padStart(7);
-      console.log(`${v.name.padEnd(12)} ${f.toFixed(0).padStart(14)}   ${pct(v.done.front, base.front)}   ${a.toFixed(0).padStart(16)}   ${pct(v.done.api, base.api)}`);
+      const fu = us(v.cpu.front, v.done.front);
+      const au = us(v.cpu.api, v.done.api);
+      console.log(
+        `${v.name.padEnd(12)} ${f.toFixed(0).padStart(14)}   ${pct(v.done.front, base.front)}   ${fu.toFixed(0).padStart(10)}   ${pct(fu, baseFront)} | ` +
+          `${a.toFixed(0).padStart(16)}   ${pct(v.done.api, base.api)}   ${au.toFixed(0).padStart(10)}   ${pct(au, baseApi)}`,
+      );
     }
     console.log(`OTLP bytes received by the sink: ${exported}`);
   } finally {
