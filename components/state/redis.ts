@@ -95,6 +95,8 @@ class RedisStore implements StateStore {
     private readonly client: ScriptedRedis,
     private readonly defaultTTL: number | undefined,
     private readonly where: string,
+    /** Replicas seen at start-up: a write with `consistency: strong` waits for them (Dapr's rule). */
+    private readonly replicas: number,
   ) {}
 
   async get(req: GetRequest): Promise<GetResponse | undefined> {
@@ -124,6 +126,10 @@ class RedisStore implements StateStore {
     const args: Array<string | Buffer> = [req.key];
     this.setArgs(req, args);
     await this.write(1, args);
+    if (req.options.consistency === 'strong' && this.replicas > 0) {
+      const acked = Number(await this.client.call('WAIT', this.replicas, 1000));
+      if (acked < this.replicas) throw new Error(`redis waiting for ${this.replicas} replicas to acknowledge write, only ${acked} did`);
+    }
   }
 
   async delete(req: DeleteRequest): Promise<void> {
@@ -256,5 +262,8 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
     client.disconnect();
     throw new Error(`redis store: error connecting to redis at ${where}: ${(err as Error).message}`);
   }
-  return new RedisStore(client, defaultTTL, where);
+  // INFO replication on the master: `connected_slaves:<n>`.
+  const info = await client.info('replication').catch(() => '');
+  const replicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+  return new RedisStore(client, defaultTTL, where, replicas);
 }

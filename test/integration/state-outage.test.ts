@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
@@ -35,7 +36,8 @@ async function freePort(): Promise<number> {
 }
 
 async function startRedis(port: number, ...extra: string[]): Promise<Proc> {
-  const p = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra]);
+  // Its own empty folder: replication writes dump files to the working directory otherwise.
+  const p = startProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tempDir('bulwark-redis-'), ...extra]);
   await p.waitFor(/Ready to accept connections/);
   return p;
 }
@@ -134,9 +136,9 @@ spec:
       'sentinel failover-timeout shop 5000',
       '',
     ].join('\n'));
-    const sentinel = startProcess('redis-server', [conf, '--sentinel']);
+    const sentinel = startProcess('redis-server', [conf, '--sentinel'], { cwd: tempDir('bulwark-sentinel-run-') });
     await sentinel.waitFor(/\+monitor master shop/);
-    await replica.waitFor(/MASTER <-> REPLICA sync: Finished/);
+    await replica.waitFor(/MASTER <-> REPLICA sync: Finished|Successful partial resynchronization/);
     const sc = await startSidecar({
       appId: `sentinel-${RUN}`,
       resources: {
@@ -157,8 +159,13 @@ spec:
 `,
       },
     });
-    expect((await call(sc, 'POST', '/v1.0/state/statestore', [{ key: 's', value: 'on-master' }])).status).toBe(204);
+    // consistency: strong waits until the replica has the write: read it there directly.
+    expect((await call(sc, 'POST', '/v1.0/state/statestore', [{ key: 's', value: 'on-master', options: { consistency: 'strong' } }])).status).toBe(204);
     expect((await call(sc, 'GET', '/v1.0/state/statestore/s')).json).toBe('on-master');
+    const direct = new Redis({ host: '127.0.0.1', port: p2, lazyConnect: true });
+    await direct.connect();
+    expect(await direct.hget(`sentinel-${RUN}||s`, 'data')).toBe('"on-master"');
+    direct.disconnect();
     // The master goes away; the sentinel promotes the replica and the sidecar follows it.
     await stopProcess(master);
     await sentinel.waitFor(/\+switch-master shop/, 30_000);
