@@ -170,6 +170,24 @@ describe('tracing across service invocation', () => {
     expect(callerText).toContain('dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id="tr-caller",src_app_id="tr-callee",status="200"} 1');
   });
 
+  it('continues the client trace on the public fronting port with a SERVER span the app sees as parent', async () => {
+    const otlp = await startOtlpReceiver();
+    const app = await startApp();
+    const sc = await startSidecar({ appId: 'tr-front', args: ['--config', configFile(tracingConfig({ samplingRate: '1', otlp })), '--app-port', String(app.port), '--public-port', '0'] });
+    const port = Number((await sc.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
+    const res = await eventually(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/front/1`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, baggage: 'k=v' } });
+      return r.status === 200 ? r : undefined;
+    });
+    expect(await res.text()).toBe('paid');
+    const seen = app.seen.find((s) => s.url === '/front/1')!;
+    const tp = String(seen.headers.traceparent);
+    expect(tp).toMatch(new RegExp(`^00-${TRACE}-[0-9a-f]{16}-01$`));
+    expect(seen.headers.baggage).toBe('k=v');
+    const span = await eventually(() => byId(otlp.spans, tp.split('-')[2]!));
+    expect(span).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'SERVER', name: 'CallLocal/tr-front/front/1', service: 'tr-front' });
+  });
+
   it('sampling 0 exports nothing and passes the app context through unchanged; sampling 1 exports every trace', async () => {
     const off = await startOtlpReceiver();
     const on = await startOtlpReceiver();
