@@ -6,7 +6,7 @@
 // compete for messages (what Dapr needs durableName + queueGroupName for) and different
 // consumerIDs each get every message. Ack after the handler resolves; nak (after `ackWait` if
 // set) when it rejects, so the server redelivers.
-import { AckPolicy, connect, DeliverPolicy, Events, headers, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, Events, headers, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
 import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
@@ -180,28 +180,45 @@ class JetStreamPubSub implements PubSub {
 
   async publish(req: PublishRequest): Promise<void> {
     if (!this.connected || this.nc.isClosed()) throw brokerDownError(NAME, this.s.url, req.topic);
-    try {
-      await this.stream(req.topic);
-      const msgID = cloudEventId(req.data);
-      const h = req.contentType ? headers() : undefined;
-      if (h && req.contentType) h.set('Content-Type', req.contentType);
-      await this.js.publish(req.topic, req.data, { msgID, headers: h });
-    } catch (err) {
-      if (!this.connected || isConnectionError(err)) throw brokerDownError(NAME, this.s.url, req.topic, err);
-      throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
+    const msgID = cloudEventId(req.data);
+    const h = req.contentType ? headers() : undefined;
+    if (h && req.contentType) h.set('Content-Type', req.contentType);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.stream(req.topic);
+        await this.js.publish(req.topic, req.data, { msgID, headers: h });
+        return;
+      } catch (err) {
+        if (!this.connected || isConnectionError(err)) throw brokerDownError(NAME, this.s.url, req.topic, err);
+        // "No responders" on a live connection: the stream we remembered is gone. Look again once.
+        if (isNoResponders(err) && attempt === 1) {
+          this.streams.delete(req.topic);
+          continue;
+        }
+        throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
+      }
     }
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
-    const stream = await this.stream(req.topic);
     const durable = safeName(this.s.durableName ?? `${this.s.consumerId}-${req.topic}`);
-    try {
-      await this.jsm.consumers.info(stream, durable);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      await this.jsm.consumers.add(stream, { ...this.s.consumer, durable_name: durable, filter_subject: req.topic });
-    }
-    const sub = new JetStreamSubscription(this.js, stream, durable, req.topic, this.s, handler, this.logger);
+    const ensure = async (): Promise<string> => {
+      const stream = await this.stream(req.topic);
+      try {
+        await this.jsm.consumers.info(stream, durable);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        try {
+          await this.jsm.consumers.add(stream, { ...this.s.consumer, durable_name: durable, filter_subject: req.topic });
+        } catch (e) {
+          this.streams.delete(req.topic); // the stream itself may be gone: look it up again next time
+          throw e;
+        }
+      }
+      return stream;
+    };
+    await ensure();
+    const sub = new JetStreamSubscription(this.js, ensure, durable, req.topic, this.s, handler, this.logger);
     await sub.start();
     this.subs.add(sub);
     return {
@@ -236,7 +253,11 @@ function isNotFound(err: unknown): boolean {
 
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
-  return code === 'CONNECTION_CLOSED' || code === 'DISCONNECT' || code === 'TIMEOUT' || code === '503';
+  return code === 'CONNECTION_CLOSED' || code === 'DISCONNECT' || code === 'TIMEOUT';
+}
+
+function isNoResponders(err: unknown): boolean {
+  return (err as { code?: string })?.code === '503';
 }
 
 class JetStreamSubscription {
@@ -247,7 +268,8 @@ class JetStreamSubscription {
 
   constructor(
     private readonly js: JetStreamClient,
-    private readonly stream: string,
+    /** Makes sure the stream and the durable consumer exist; resolves the stream name. */
+    private readonly ensure: () => Promise<string>,
     private readonly durable: string,
     private readonly topic: string,
     private readonly s: Settings,
@@ -258,10 +280,23 @@ class JetStreamSubscription {
   }
 
   async start(): Promise<void> {
-    const consumer = await this.js.consumers.get(this.stream, this.durable);
+    const consumer = await this.js.consumers.get(await this.ensure(), this.durable);
     // Small pulls keep competing instances taking turns instead of one hoarding a batch.
-    this.messages = await consumer.consume({ max_messages: this.s.parallel ? 64 : 8 });
-    this.loop = this.run(this.messages);
+    const messages = await consumer.consume({ max_messages: this.s.parallel ? 64 : 8 });
+    this.messages = messages;
+    void this.watch(messages);
+    this.loop = this.run(messages);
+  }
+
+  /** The client keeps pulling from a deleted consumer; end the iterator so run() recreates it. */
+  private async watch(messages: ConsumerMessages): Promise<void> {
+    for await (const st of await messages.status()) {
+      if (st.type === ConsumerEvents.ConsumerDeleted || st.type === ConsumerEvents.ConsumerNotFound || st.type === ConsumerEvents.StreamNotFound) {
+        this.logger.warn(`${NAME}: consumer "${this.durable}" is gone (${st.type}); recreating it`);
+        await messages.close().catch(() => undefined);
+        return;
+      }
+    }
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {

@@ -134,7 +134,10 @@ class RabbitMqPubSub implements PubSub {
       }
     });
     this.conn = conn;
-    for (const sub of this.subs) await sub.attach(conn);
+    for (const sub of this.subs) {
+      // One queue refusing its declaration (say, changed arguments) must not keep the others down.
+      await sub.attach(conn).catch((err: Error) => this.logger.warn(`${NAME}: could not resubscribe queue "${sub.queue}"`, { error: err.message }));
+    }
   }
 
   private async reconnect(): Promise<void> {
@@ -194,9 +197,12 @@ class RabbitMqPubSub implements PubSub {
         });
         return;
       } catch (err) {
-        // An auto-deleted exchange closes the channel (404); declare it again once.
+        // An auto-deleted exchange closes the channel (404): open a new one, declare it again.
         if (attempt === 1 && this.conn) {
-          this.declared.delete(req.topic);
+          const old = this.pubChannel;
+          this.pubChannel = undefined;
+          this.declared.clear();
+          void old?.then((ch) => ch.close()).catch(() => undefined);
           continue;
         }
         if (!this.conn) throw brokerDownError(NAME, this.s.where, req.topic, err);

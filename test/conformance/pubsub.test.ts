@@ -65,7 +65,9 @@ const BROKERS: BrokerCase[] = [
   {
     type: 'pubsub.mqtt3',
     service: 'mqtt',
-    metadata: () => item('url', 'tcp://127.0.0.1:1883') + item('qos', '1'),
+    // Client id = consumerID, one connection per id on the broker: per-run ids keep concurrent
+    // runs (and sessions left by earlier runs) from taking over each other's connections.
+    metadata: () => item('url', 'tcp://127.0.0.1:1883') + item('qos', '1') + item('consumerID', `{appID}-${process.pid}`),
     crossProcess: true,
     durable: true,
     unsupported: {
