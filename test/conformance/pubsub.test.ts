@@ -102,6 +102,11 @@ function freePort(): Promise<number> {
   });
 }
 
+// App ids are unique per run: several runs may share a broker, and MQTT allows one connection
+// per client id (= consumerID = app id).
+const RUN = process.pid.toString(36);
+const appId = (name: string): string => `${name}-${RUN}`;
+
 let topicCounter = 0;
 function uniqueTopic(name: string): string {
   return `${name}-${process.pid}-${++topicCounter}-${randomBytes(3).toString('hex')}`;
@@ -200,7 +205,7 @@ for (const broker of BROKERS) {
     let publisher: SidecarProc | undefined;
 
     beforeAll(async () => {
-      if (broker.crossProcess) publisher = await startSidecar({ appId: 'publisher', resources });
+      if (broker.crossProcess) publisher = await startSidecar({ appId: appId('publisher'), resources });
     });
     afterAll(async () => {
       if (publisher) await stopProcess(publisher);
@@ -211,9 +216,9 @@ for (const broker of BROKERS) {
 
     it('round-trips JSON, text, binary and app-supplied CloudEvents with Dapr envelope fields', async () => {
       const topic = uniqueTopic('orders');
-      const app = await startApp({ appId: 'rt-sub', resources, subs: [{ pubsubname: 'pubsub', topic, route: 'orders' }] });
+      const app = await startApp({ appId: appId('rt-sub'), resources, subs: [{ pubsubname: 'pubsub', topic, route: 'orders' }] });
       const pub = from(app);
-      const pubId = publisher ? 'publisher' : 'rt-sub';
+      const pubId = appId(publisher ? 'publisher' : 'rt-sub');
       await publishJson(pub, topic, { orderId: 1, big: 12345678901234567890 });
       expect((await publish(pub, topic, 'plain words', { contentType: 'text/plain' })).status).toBe(204);
       expect((await publish(pub, topic, Buffer.from([0, 1, 2, 250]), { contentType: 'application/octet-stream' })).status).toBe(204);
@@ -249,7 +254,7 @@ for (const broker of BROKERS) {
 
     it('delivers raw payloads wrapped in a synthetic CloudEvent with data_base64', async () => {
       const topic = uniqueTopic('raw');
-      const app = await startApp({ appId: 'raw-sub', resources, subs: [{ pubsubname: 'pubsub', topic, route: '/raw', metadata: { rawPayload: 'true' } }] });
+      const app = await startApp({ appId: appId('raw-sub'), resources, subs: [{ pubsubname: 'pubsub', topic, route: '/raw', metadata: { rawPayload: 'true' } }] });
       const res = await publish(from(app), topic, 'not a cloud event', { contentType: 'text/plain', query: 'metadata.rawPayload=true' });
       expect(res.status).toBe(204);
       const [d] = await eventually(async () => {
@@ -265,7 +270,7 @@ for (const broker of BROKERS) {
     it.skipIf(!broker.crossProcess)('fans out: two apps each receive every message', async () => {
       const topic = uniqueTopic('fan');
       const subs = [{ pubsubname: 'pubsub', topic, route: '/fan' }];
-      const [a, b] = await Promise.all([startApp({ appId: 'fan-a', resources, subs }), startApp({ appId: 'fan-b', resources, subs })]);
+      const [a, b] = await Promise.all([startApp({ appId: appId('fan-a'), resources, subs }), startApp({ appId: appId('fan-b'), resources, subs })]);
       for (let i = 0; i < 10; i++) await publishJson(publisher!, topic, { n: i });
       for (const app of [a!, b!]) {
         const got = await eventually(async () => {
@@ -281,7 +286,7 @@ for (const broker of BROKERS) {
       const topic = uniqueTopic('compete');
       const subs = [{ pubsubname: 'pubsub', topic, route: '/work' }];
       const behavior = { '/work': { delayMs: 30 } };
-      const [a, b] = await Promise.all([startApp({ appId: 'worker', resources, subs, behavior }), startApp({ appId: 'worker', resources, subs, behavior })]);
+      const [a, b] = await Promise.all([startApp({ appId: appId('worker'), resources, subs, behavior }), startApp({ appId: appId('worker'), resources, subs, behavior })]);
       const total = 60;
       await Promise.all(Array.from({ length: total }, (_, i) => publishJson(publisher!, topic, { n: i })));
       const seen = await eventually(async () => {
@@ -315,9 +320,9 @@ spec:
       path: /named
     default: /other
 scopes:
-- routed
+- ${appId('routed')}
 `;
-      const app = await startApp({ appId: 'routed', resources: { ...resources, 'sub.yaml': subYaml }, waitTopics: [topic] });
+      const app = await startApp({ appId: appId('routed'), resources: { ...resources, 'sub.yaml': subYaml }, waitTopics: [topic] });
       const pub = from(app);
       await publishJson(pub, topic, { kind: 'a' });
       await publishJson(pub, topic, { n: 11, tag: 'y' });
@@ -373,7 +378,7 @@ spec:
         { pubsubname: 'pubsub', topic: dead, route: '/dead' },
       ];
       const behavior = { '/fail': { status: 500 }, '/drop': { body: { status: 'DROP' } }, '/gone': { status: 404 } };
-      const app = await startApp({ appId: 'dl-sub', resources: { ...resources, 'resiliency.yaml': resiliency }, subs, behavior });
+      const app = await startApp({ appId: appId('dl-sub'), resources: { ...resources, 'resiliency.yaml': resiliency }, subs, behavior });
       const pub = from(app);
       for (const mode of ['fail', 'drop', 'gone', 'unrouted', 'ok']) await publishJson(pub, topic, { mode });
       const deadOnes = await eventually(async () => {
@@ -418,7 +423,7 @@ spec:
         '/status': { failFirst: 2, status: 200, body: { status: 'WHATEVER' } },
         '/error': { failFirst: 2, status: 503 },
       };
-      const app = await startApp({ appId: 'answers', resources: { ...resources, 'resiliency.yaml': resiliency }, subs, behavior });
+      const app = await startApp({ appId: appId('answers'), resources: { ...resources, 'resiliency.yaml': resiliency }, subs, behavior });
       for (const mode of ['empty', 'text', 'success', 'retry', 'status', 'error']) await publishJson(from(app), topic, { mode });
       await eventually(async () => (await app.received()).length >= 3 + 3 * 3);
       for (const p of ['/empty', '/text', '/success']) expect(await app.received(p)).toHaveLength(1);
@@ -428,7 +433,7 @@ spec:
 
     it.skipIf(!!broker.unsupported?.redelivery)('hands a failed message back to the broker, which redelivers it, when there is no dead-letter topic', async () => {
       const topic = uniqueTopic('redeliver');
-      const app = await startApp({ appId: 'redeliver', resources, subs: [{ pubsubname: 'pubsub', topic, route: '/flaky' }], behavior: { '/flaky': { failFirst: 2, status: 500 } } });
+      const app = await startApp({ appId: appId('redeliver'), resources, subs: [{ pubsubname: 'pubsub', topic, route: '/flaky' }], behavior: { '/flaky': { failFirst: 2, status: 500 } } });
       await publishJson(from(app), topic, { once: true });
       const got = await eventually(async () => {
         const r = await app.received('/flaky');
@@ -440,7 +445,7 @@ spec:
 
     it('never delivers expired events and writes expiration for ttlInSeconds', async () => {
       const topic = uniqueTopic('ttl');
-      const app = await startApp({ appId: 'ttl-sub', resources, subs: [{ pubsubname: 'pubsub', topic, route: '/ttl' }] });
+      const app = await startApp({ appId: appId('ttl-sub'), resources, subs: [{ pubsubname: 'pubsub', topic, route: '/ttl' }] });
       const pub = from(app);
       const past = { specversion: '1.0', id: 'expired-1', source: 's', type: 't', expiration: new Date(Date.now() - 60_000).toISOString(), data: { expired: true } };
       expect((await publish(pub, topic, JSON.stringify(past), { contentType: 'application/cloudevents+json' })).status).toBe(204);
@@ -461,13 +466,13 @@ spec:
     it.skipIf(!broker.durable)('drops messages whose TTL ran out while the subscriber was down', async () => {
       const topic = uniqueTopic('ttl-down');
       const subs = [{ pubsubname: 'pubsub', topic, route: '/ttl' }];
-      const first = await startApp({ appId: 'ttl-down', resources, subs });
+      const first = await startApp({ appId: appId('ttl-down'), resources, subs });
       await first.stop();
       await publishJson(publisher!, topic, { short: true }, 'metadata.ttlInSeconds=1');
       await publishJson(publisher!, topic, { long: true }, 'metadata.ttlInSeconds=600');
       await new Promise((r) => setTimeout(r, 2500));
       await publishJson(publisher!, topic, { marker: true });
-      const again = await startApp({ appId: 'ttl-down', resources, subs });
+      const again = await startApp({ appId: appId('ttl-down'), resources, subs });
       const got = await eventually(async () => {
         const r = await again.received('/ttl');
         return r.some((d) => dataOf(d).marker) && r.some((d) => dataOf(d).long) ? r : undefined;
@@ -479,7 +484,7 @@ spec:
     it('bulk-publishes with per-entry content types and bulk-delivers in batches', async () => {
       const topic = uniqueTopic('bulk');
       const subs: Sub[] = [{ pubsubname: 'pubsub', topic, route: '/bulk', bulkSubscribe: { enabled: true, maxMessagesCount: 5, maxAwaitDurationMs: 300 } }];
-      const app = await startApp({ appId: 'bulk-sub', resources, subs });
+      const app = await startApp({ appId: appId('bulk-sub'), resources, subs });
       const pub = from(app);
       const entries = Array.from({ length: 12 }, (_, i) =>
         i % 3 === 0
@@ -518,7 +523,7 @@ spec:
 
     it('carries the publisher\'s trace context in the event and into the delivery', async () => {
       const topic = uniqueTopic('trace');
-      const app = await startApp({ appId: 'trace-sub', resources, subs: [{ pubsubname: 'pubsub', topic, route: '/traced' }] });
+      const app = await startApp({ appId: appId('trace-sub'), resources, subs: [{ pubsubname: 'pubsub', topic, route: '/traced' }] });
       const traceId = randomBytes(16).toString('hex');
       const parentSpan = randomBytes(8).toString('hex');
       const res = await publish(from(app), topic, JSON.stringify({ t: 1 }), { contentType: 'application/json', headers: { traceparent: `00-${traceId}-${parentSpan}-01`, tracestate: 'vendor=abc' } });
@@ -548,7 +553,7 @@ spec:
       const app = startProcess(process.execPath, [APP], { env: { APP_PORT: String(appPort), SUBSCRIPTIONS: JSON.stringify(subs), BEHAVIOR: JSON.stringify({ '/k': { delayMs: 2 } }) } });
       await app.waitFor(/listening/);
       const appUrl = `http://127.0.0.1:${appPort}`;
-      const sidecarArgs = { appId: 'killed-sub', resources, args: ['--app-port', String(appPort)] };
+      const sidecarArgs = { appId: appId('killed-sub'), resources, args: ['--app-port', String(appPort)] };
       let sidecar = await startSidecar(sidecarArgs);
       await waitSubscribed(sidecar, [topic]);
       const counts = async (): Promise<{ unique: number; total: number }> => {
