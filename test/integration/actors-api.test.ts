@@ -1,0 +1,92 @@
+// The actor API through real sidecars: a plain-HTTP actor app behind one sidecar, called from a
+// second sidecar without an app (so every call crosses the internal listener to the owner).
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { callActor, readEvents, sqliteActorStore, startActorHost } from '../helpers/actors.js';
+import { eventually, startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
+
+let host: SidecarProc;
+let client: SidecarProc;
+const dir = tempDir('bulwark-actors-');
+const events = join(dir, 'events.jsonl');
+
+beforeAll(async () => {
+  const home = tempDir('bulwark-home-');
+  host = await startActorHost({ appId: 'counter-app', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'actors.db')) }, env: { EVENTS_FILE: events, HOST_NAME: 'h1', IDLE_TIMEOUT: '2s' } });
+  client = await startSidecar({ appId: 'client', home, resources: {} });
+});
+
+
+describe('actor invocation (plain HTTP app)', () => {
+  it('calls methods from another sidecar with every verb, keeps state across calls, PUT to the app', async () => {
+    const a = await callActor(client, 'Counter', 'c-1', 'increment');
+    expect(a.status, a.text).toBe(200);
+    expect(JSON.parse(a.text)).toEqual({ count: 1, host: 'h1' });
+    expect(JSON.parse((await callActor(client, 'Counter', 'c-1', 'increment', undefined, 'PUT')).text).count).toBe(2);
+    const g = await callActor(client, 'Counter', 'c-1', 'get', undefined, 'GET');
+    expect(JSON.parse(g.text)).toMatchObject({ count: 2, method: 'PUT' }); // the app always sees PUT
+    const d = await callActor(client, 'Counter', 'c-1', 'get', undefined, 'DELETE');
+    expect(JSON.parse(d.text).count).toBe(2);
+    // State written by the actor is readable through the API of any sidecar hosting the store.
+    const st = await fetch(`${host.url}/v1.0/actors/Counter/c-1/state/count`);
+    expect(st.status).toBe(200);
+    expect(await st.text()).toBe('2');
+    expect((await fetch(`${host.url}/v1.0/actors/Counter/c-1/state/nothing`)).status).toBe(204);
+  });
+
+  it('hands ids percent-encoded to the app, forwards the query, stamps the caller', async () => {
+    const r = await fetch(`${client.url}/v1.0/actors/Counter/a%20b%25c/method/echo?x=1`, { method: 'POST', body: 'hello', headers: { 'dapr-caller-app-id': 'spoofed' } });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ id: 'a b%c', body: 'hello', query: '?x=1', caller: 'client' });
+  });
+
+  it('turns a failing method into ERR_ACTOR_INVOKE_METHOD, and relays with X-Daprerrorresponseheader', async () => {
+    const f = await callActor(client, 'Counter', 'c-2', 'fail');
+    expect(f.status).toBe(500);
+    expect(JSON.parse(f.text)).toEqual({ errorCode: 'ERR_ACTOR_INVOKE_METHOD', message: 'error invoke actor method: error from actor service: (500) boom' });
+    const nf = await callActor(client, 'Counter', 'c-2', 'nosuch');
+    expect(JSON.parse(nf.text).message).toContain('actor method not found');
+    const relayed = await callActor(client, 'Counter', 'c-2', 'failRelayed');
+    expect(relayed.status).toBe(418);
+    expect(JSON.parse(relayed.text)).toEqual({ teapot: true });
+  });
+
+  it('refuses bad input with Dapr errors', async () => {
+    const reserved = await fetch(`${client.url}/v1.0/actors/dapr.internal.default.app.workflow/x/method/m`, { method: 'POST' });
+    expect(reserved.status).toBe(403);
+    expect((await reserved.json()).errorCode).toBe('ERR_ACTOR_TYPE_RESERVED');
+    const unknown = await callActor(client, 'Nobody', 'x', 'm');
+    expect(unknown.status).toBe(500);
+    expect(JSON.parse(unknown.text).message).toContain('Nobody');
+    for (const bad of ['a%23b', 'a%3Fb', 'a%01b', 'a%2Fb']) {
+      const r = await fetch(`${client.url}/v1.0/actors/Counter/${bad}/method/get`, { method: 'POST' });
+      expect(r.status, bad).toBe(400);
+      expect((await r.json()).errorCode).toBe('ERR_BAD_REQUEST');
+    }
+    const tx = await fetch(`${host.url}/v1.0/actors/Counter/never-active/state`, { method: 'POST', body: JSON.stringify([{ operation: 'upsert', request: { key: 'k', value: 1 } }]) });
+    expect(tx.status).toBe(400);
+    expect((await tx.json()).errorCode).toBe('ERR_ACTOR_INSTANCE_MISSING');
+    const notHosted = await fetch(`${client.url}/v1.0/actors/Counter/x/reminders/r`, { method: 'POST', body: '{}' });
+    expect(notHosted.status).toBe(403);
+    expect((await notHosted.json()).errorCode).toBe('ERR_ACTOR_REMINDER_NON_HOSTED');
+    const badTime = await fetch(`${host.url}/v1.0/actors/Counter/x/reminders/r`, { method: 'POST', body: JSON.stringify({ dueTime: 'soon' }) });
+    expect(badTime.status).toBe(400);
+    expect((await badTime.json()).message).toContain('dueTime');
+    const badBody = await fetch(`${host.url}/v1.0/actors/Counter/x/reminders/r`, { method: 'POST', body: '{' });
+    expect(badBody.status).toBe(400);
+  });
+
+  it('lists hosted types and active counts in the metadata', async () => {
+    const md = (await (await fetch(`${host.url}/v1.0/metadata`)).json()) as { actorRuntime: { runtimeStatus: string; activeActors: Array<{ type: string; count: number }>; placement: string }; actors: unknown };
+    expect(md.actorRuntime.runtimeStatus).toBe('RUNNING');
+    expect(md.actorRuntime.placement).toBe('placement: connected');
+    expect(md.actorRuntime.activeActors[0]!.type).toBe('Counter');
+    expect(md.actors).toEqual(md.actorRuntime.activeActors);
+  });
+
+  it('deactivates idle actors with DELETE /actors/{type}/{id}', async () => {
+    await callActor(client, 'Counter', 'idle-1', 'get');
+    await eventually(() => readEvents(events).some((e) => e.ev === 'deactivate' && e.id === 'idle-1'), 20_000);
+  });
+});
+
