@@ -104,6 +104,15 @@ function describe(span: Span, ex: Exchange, socket: Socket | null): void {
       break;
     }
     default: {
+      // The forward proxy: an absolute-form target names the app (or host) being called.
+      if (ex.path.startsWith('http://')) {
+        const slash = ex.path.indexOf('/', 7);
+        const host = slash < 0 ? ex.path.slice(7) : ex.path.slice(7, slash);
+        span.updateName(`CallLocal/${host}/${slash < 0 ? '' : ex.path.slice(slash + 1)}`);
+        span.setAttribute('rpc.service', 'ServiceInvocation');
+        span.setAttribute('net.peer.name', host);
+        break;
+      }
       // Invocation by `dapr-app-id` header on an unmatched path.
       const target = ex.route === '' ? ex.header('dapr-app-id') : undefined;
       if (target) {

@@ -2,7 +2,7 @@
 // receivers: the API span continues the app's trace, invocation keeps one trace id across
 // app -> sidecar A -> sidecar B -> app with the right parent links, tracestate and baggage survive,
 // sampling 0 sends nothing and passes context through, sampling 1 sends every trace.
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,35 @@ describe('tracing across service invocation', () => {
     expect(seen.headers.baggage).toBe('k=v');
     const span = await eventually(() => byId(otlp.spans, tp.split('-')[2]!));
     expect(span).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'SERVER', name: 'CallLocal/tr-front/front/1', service: 'tr-front' });
+  });
+
+  it('traces forward-proxy calls (HTTP_PROXY pointed at the sidecar) like invocations', async () => {
+    const otlp = await startOtlpReceiver();
+    const app = await startApp();
+    const home = tempDir('bulwark-home-');
+    const config = configFile(tracingConfig({ samplingRate: '1', otlp }));
+    await sidecar('tr-fp-callee', config, { home, appPort: app.port });
+    const a = await sidecar('tr-fp-caller', config, { home });
+    const viaProxy = (): Promise<{ status: number; traceparent: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: a.httpPort, method: 'GET', path: 'http://tr-fp-callee/proxied', headers: { traceparent: `00-${TRACE}-${PARENT}-01` } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, traceparent: String(res.headers.traceparent) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const res = await eventually(async () => {
+      const r = await viaProxy();
+      return r.status === 200 ? r : undefined;
+    });
+    const s1 = res.traceparent.split('-')[2]!;
+    const seen = app.seen.find((s) => s.url === '/proxied')!;
+    const s2 = String(seen.headers.traceparent).split('-')[2]!;
+    const client = await eventually(() => byId(otlp.spans, s1));
+    const server = await eventually(() => byId(otlp.spans, s2));
+    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'CLIENT', name: 'CallLocal/tr-fp-callee/proxied', service: 'tr-fp-caller' });
+    expect(server).toMatchObject({ traceId: TRACE, parentSpanId: s1, kind: 'SERVER', name: 'CallLocal/tr-fp-callee/proxied', service: 'tr-fp-callee' });
   });
 
   it('sampling 0 exports nothing and passes the app context through unchanged; sampling 1 exports every trace', async () => {
