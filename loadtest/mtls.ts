@@ -5,7 +5,7 @@
 //   npx tsc -p . && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTlsServer, connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +23,7 @@ const arg = (name: string, dflt: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 
-async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p50: number; p99: number }> {
+async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p50: number; p99: number; cpuMs: number }> {
   const ca = new CertificateAuthority(generateCa({ trustDomain: 'bench', keyType: type }));
   const mk = (app: string): { cert: string; key: string } => {
     const k = generateKey(type);
@@ -35,6 +35,7 @@ async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
     await new Promise<void>((res, rej) => {
@@ -46,12 +47,19 @@ async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p
       sock.once('error', rej);
     });
   }
+  const cpu = process.cpuUsage(cpu0);
   server.close();
   times.sort((a, b) => a - b);
-  return { meanMs: times.reduce((a, b) => a + b, 0) / n, p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]! };
+  return { meanMs: times.reduce((a, b) => a + b, 0) / n, p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]!, cpuMs: (cpu.user + cpu.system) / 1000 / n };
 }
 
 const children: ChildProcess[] = [];
+
+/** user+system CPU milliseconds of a process so far (Linux /proc, 100 ticks a second). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 function start(args: string[], env: Record<string, string>, pattern: RegExp): Promise<RegExpMatchArray> {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
@@ -68,7 +76,12 @@ function start(args: string[], env: Record<string, string>, pattern: RegExp): Pr
   });
 }
 
-async function mesh(appPort: number, mtls: boolean): Promise<string> {
+interface Mesh {
+  url: string;
+  pids: number[];
+}
+
+async function mesh(appPort: number, mtls: boolean): Promise<Mesh> {
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const resources = mkdtempSync(join(tmpdir(), 'bulwark-bench-res-'));
   let flags: string[] = [];
@@ -81,11 +94,18 @@ async function mesh(appPort: number, mtls: boolean): Promise<string> {
   const env = { BULWARK_HOME: home };
   await start([CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
   const a = await start([CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);
-  return `http://127.0.0.1:${a[1]}`;
+  return { url: `http://127.0.0.1:${a[1]}`, pids: children.slice(-2).map((c) => c.pid!) };
 }
 
-async function drive(url: string, seconds: number, concurrency: number): Promise<number> {
-  const pool = new Pool(url, { connections: concurrency });
+interface Run {
+  perSecond: number;
+  /** CPU of both sidecars per request, ms. */
+  cpuPerRequest: number;
+}
+
+async function drive(m: Mesh, seconds: number, concurrency: number): Promise<Run> {
+  const pool = new Pool(m.url, { connections: concurrency });
+  const cpu0 = m.pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
   const end = Date.now() + seconds * 1000;
   let n = 0;
   let failed = 0;
@@ -100,15 +120,16 @@ async function drive(url: string, seconds: number, concurrency: number): Promise
     }),
   );
   await pool.close();
+  const cpu = m.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpu0;
   if (failed > 0) console.log(`  (${failed} failed requests)`);
-  return n / seconds;
+  return { perSecond: n / seconds, cpuPerRequest: cpu / Math.max(1, n) };
 }
 
 async function main(): Promise<void> {
   const n = arg('handshakes', 300);
   for (const t of ['ec-p256', 'rsa-2048'] as const) {
     const r = await handshakes(t, n);
-    console.log(`full mutual-TLS handshake, ${t}: mean ${r.meanMs.toFixed(2)} ms, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (${n} sequential, loopback)`);
+    console.log(`full mutual-TLS handshake, ${t}: wall mean ${r.meanMs.toFixed(2)} ms, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; CPU ${r.cpuMs.toFixed(2)} ms per handshake, both ends (${n} sequential, loopback)`);
   }
   const app = createHttpServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
@@ -119,16 +140,20 @@ async function main(): Promise<void> {
   const secure = await mesh(appPort, true);
   await drive(plain, 2, concurrency); // warm-up both
   await drive(secure, 2, concurrency);
-  const results: Record<string, number[]> = { plaintext: [], mtls: [] };
+  const plainRuns: Run[] = [];
+  const mtlsRuns: Run[] = [];
   for (let round = 0; round < 2; round++) {
-    results.plaintext!.push(await drive(plain, seconds, concurrency));
-    results.mtls!.push(await drive(secure, seconds, concurrency));
+    plainRuns.push(await drive(plain, seconds, concurrency));
+    mtlsRuns.push(await drive(secure, seconds, concurrency));
   }
-  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const p = avg(results.plaintext!);
-  const m = avg(results.mtls!);
+  const avg = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0) / xs.length;
+  const p = avg(plainRuns, 'perSecond');
+  const m = avg(mtlsRuns, 'perSecond');
+  const pc = avg(plainRuns, 'cpuPerRequest');
+  const mc = avg(mtlsRuns, 'cpuPerRequest');
   console.log(`two-hop invoke, ${concurrency} concurrent, 2 x ${seconds}s each, interleaved:`);
-  console.log(`  plaintext ${p.toFixed(0)} req/s, mTLS ${m.toFixed(0)} req/s, mTLS/plaintext ${(m / p).toFixed(3)} (cost ${((1 - m / p) * 100).toFixed(1)}%)`);
+  console.log(`  throughput: plaintext ${p.toFixed(0)} req/s, mTLS ${m.toFixed(0)} req/s, mTLS/plaintext ${(m / p).toFixed(3)} (cost ${((1 - m / p) * 100).toFixed(1)}%)`);
+  console.log(`  sidecar CPU per request (both sidecars): plaintext ${pc.toFixed(3)} ms, mTLS ${mc.toFixed(3)} ms, extra ${((mc / pc - 1) * 100).toFixed(1)}%`);
   app.close();
 }
 
