@@ -6,7 +6,7 @@ import { createServer as createNetServer, connect, type AddressInfo } from 'node
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, startMember } from '../helpers/mesh.js';
-import { ROOT, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
+import { ROOT, startProcess, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
 
 const home = tempDir('bulwark-home-');
 let plain: Server;
@@ -102,14 +102,14 @@ function websocketViaProxy(proxyPort: number, url: string): Promise<{ statusLine
 
 describe('fronting (--public-port) an unmodified service', () => {
   it('serves the example inventory service to clients that know nothing of Dapr', async () => {
-    const [appPort, publicPort] = [await freePort(), await freePort()];
     const sc = await startSidecar({
       appId: 'inventory',
       home,
       resources: {},
-      args: ['--app-port', String(appPort), '--public-port', String(publicPort)],
+      args: ['--app-port', '0', '--public-port', '0'],
       app: [process.execPath, `${ROOT}/examples/fronting/service.mjs`],
     });
+    const publicPort = Number((await sc.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
     await sc.waitFor(/application discovered/);
     const list = await request(`http://127.0.0.1:${publicPort}/items`);
     expect(list.statusCode).toBe(200);
@@ -128,17 +128,12 @@ describe('fronting (--public-port) an unmodified service', () => {
 
 describe('forward proxy (HTTP_PROXY at the sidecar)', () => {
   it('lets the unmodified example client call http://greeter/... through the sidecars', async () => {
-    const [greeterPort, clientPort, clientDaprPort] = [await freePort(), await freePort(), await freePort()];
-    const greeter = await startSidecar({ appId: 'greeter', home, resources: {}, args: ['--app-port', String(greeterPort)], app: [process.execPath, `${ROOT}/examples/forward-proxy/greeter.mjs`] });
+    const greeter = await startSidecar({ appId: 'greeter', home, resources: {}, args: ['--app-port', '0'], app: [process.execPath, `${ROOT}/examples/forward-proxy/greeter.mjs`] });
     await greeter.waitFor(/greeter ready/);
-    const client = await startSidecar({
-      appId: 'client',
-      home,
-      resources: {},
-      args: ['--app-port', String(clientPort), '--dapr-http-port', String(clientDaprPort)],
-      app: [process.execPath, `${ROOT}/examples/forward-proxy/client.mjs`],
-      env: { HTTP_PROXY: `http://127.0.0.1:${clientDaprPort}` },
-    });
+    // The client's sidecar first (its port is what HTTP_PROXY names), then the unmodified app.
+    const clientPort = await freePort();
+    const sidecar = await startSidecar({ appId: 'client', home, resources: {}, args: ['--app-port', String(clientPort)] });
+    const client = startProcess(process.execPath, [`${ROOT}/examples/forward-proxy/client.mjs`], { env: { APP_PORT: String(clientPort), HTTP_PROXY: sidecar.url } });
     await client.waitFor(/client ready/);
     const res = await request(`http://127.0.0.1:${clientPort}/relay?name=ada`);
     expect(res.statusCode).toBe(200);
@@ -177,14 +172,16 @@ spec:
     allowedHosts: ["allowed.invalid"]
 `,
     });
+    await startMember('strictpeer', home);
     const sc = await startSidecar({ appId: 'strict', home, resources: {}, args: ['--config', `${cfgDir}/config.yaml`] });
     const denied = await viaProxy(sc.httpPort, `http://127.0.0.1:${plainPort}/outside`);
     expect(denied.status).toBe(403);
     expect(JSON.parse(denied.text).errorCode).toBe('ERR_DIRECT_INVOKE');
     const t = await connectTunnel(sc.httpPort, `127.0.0.1:${echoPort}`);
     expect(t.statusLine).toBe('HTTP/1.1 403 Forbidden');
-    const toApp = await viaProxy(sc.httpPort, 'http://greeter/hello?name=cy');
+    const toApp = await viaProxy(sc.httpPort, 'http://strictpeer/hello?name=cy');
     expect(toApp.status).toBe(200);
-    expect(JSON.parse(toApp.text)).toMatchObject({ greeting: 'hello, cy', caller: 'strict' });
+    expect(JSON.parse(toApp.text)).toMatchObject({ name: 'strictpeer', url: '/hello?name=cy' });
+    expect(JSON.parse(toApp.text).headers['dapr-caller-app-id']).toBe('strict');
   });
 });
