@@ -41,6 +41,7 @@ function connectionOptions(ctx: ComponentContext): { options: RedisOptions; host
   const hostPort = meta(md, 'redisHost')?.trim();
   if (!hostPort) throw new Error(`${NAME}: metadata "redisHost" is required`);
   if (meta(md, 'redisType')?.trim().toLowerCase() === 'cluster') throw new Error(`${NAME}: redisType "cluster" is not supported yet`);
+  if (isTruthy(meta(md, 'failover'))) throw new Error(`${NAME}: failover (Redis Sentinel) is not supported yet`);
   const idx = hostPort.lastIndexOf(':');
   const hasPort = idx > 0 && /^\d+$/.test(hostPort.slice(idx + 1));
   const host = hasPort ? hostPort.slice(0, idx) : hostPort;

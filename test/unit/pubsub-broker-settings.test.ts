@@ -26,6 +26,8 @@ describe('metadata the brokers refuse', () => {
     await expect(createRedisPubSub(ctx('pubsub.redis', {}))).rejects.toThrow(/"redisHost" is required/);
     await expect(createRedisPubSub(ctx('pubsub.redis', { redisHost: '127.0.0.1:1', concurrency: 'many' }))).rejects.toThrow(/"concurrency" must be an integer/);
     await expect(createRedisPubSub(ctx('pubsub.redis', { redisHost: '127.0.0.1:1', processingTimeout: 'soon' }))).rejects.toThrow(/"processingTimeout" is not a duration/);
+    await expect(createRedisPubSub(ctx('pubsub.redis', { redisHost: '127.0.0.1:1', redisType: 'cluster' }))).rejects.toThrow(/"cluster" is not supported/);
+    await expect(createRedisPubSub(ctx('pubsub.redis', { redisHost: '127.0.0.1:1', failover: 'true' }))).rejects.toThrow(/Sentinel\) is not supported/);
   });
 
   it('pubsub.jetstream requires natsURL and a known deliverPolicy', async () => {
