@@ -26,7 +26,7 @@ import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
 import { baggageLayer } from './layers/baggage.js';
-import { inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
+import { errorCodeLayer, inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
 import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
 import { HttpListener } from './listeners/http-server.js';
@@ -215,6 +215,7 @@ export class Sidecar {
       ),
       // Innermost: every handler may throw; the layers above see the final status.
       rescueLayer(logger),
+      errorCodeLayer(telemetry.metrics, telemetry.metricSettings.recordErrorCodes), // inside rescue: sees the thrown DaprError
     ]);
     const api = new HttpListener(handler, options.maxBodyBytes);
     invocation.serveApi(api.server, handler);

@@ -1,5 +1,6 @@
 // Dapr's HTTP server metrics (dapr_http_server_*) for the API listener. It runs before the
 // API-token check, as in Dapr, so rejected requests are counted too. Absent when metrics are off.
+import { DaprError } from '../../core/errors.js';
 import type { Layer } from '../../core/http.js';
 import type { DaprMetrics } from '../../telemetry/metrics/dapr-metrics.js';
 
@@ -34,6 +35,23 @@ export function inboundMetricsLayer(metrics: DaprMetrics | undefined): Layer | n
       await next(ex);
     } finally {
       metrics.recordInvocationAnswered(caller, ex.res.statusCode);
+    }
+  };
+}
+
+/**
+ * `spec.metric.recordErrorCodes`: dapr_error_code_total per Dapr error code, with the API group
+ * as category. Sits just inside the rescue layer, where errors are still thrown DaprErrors.
+ */
+export function errorCodeLayer(metrics: DaprMetrics | undefined, enabled: boolean): Layer | null {
+  if (!metrics || !enabled) return null;
+  return (next) => async (ex) => {
+    try {
+      await next(ex);
+    } catch (err) {
+      const code = err instanceof DaprError ? err.code : 'ERR_INTERNAL';
+      metrics.recordErrorCode(code, ex.path.split('/')[2] ?? '');
+      throw err;
     }
   };
 }

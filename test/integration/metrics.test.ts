@@ -95,6 +95,16 @@ describe('metrics exposition', () => {
   });
 });
 
+describe('error codes', () => {
+  it('counts Dapr error codes per API group with spec.metric.recordErrorCodes', async () => {
+    const sc = await startSidecar({ appId: 'mx-err', args: ['--config', configFile('  metric:\n    recordErrorCodes: true\n')], resources: { 'state.yaml': STATE(tempDir()) } });
+    const res = await fetch(`${sc.url}/v1.0/state/nosuch/k`);
+    const body = (await res.json()) as { errorCode: string };
+    const text = await exposition(metricsPort(sc, 'mx-err'));
+    expect(text).toContain(`dapr_error_code_total{error_code="${body.errorCode}",category="state",app_id="mx-err"} 1`);
+  });
+});
+
 describe.runIf(prometheusAvailable())('scraped by a real Prometheus server', () => {
   it('answers dapr_http_server_request_count for the app id through the query API', async () => {
     const sc = await startSidecar({ appId: 'mx-prom', resources: { 'state.yaml': STATE(tempDir()) } });
