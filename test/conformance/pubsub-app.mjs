@@ -33,6 +33,8 @@ const server = createServer((req, res) => {
       behavior = JSON.parse(raw);
       return send(res, 200, {});
     }
+    // Only deliveries (POST) are recorded; the sidecar's own GETs (/dapr/config, ...) are not.
+    if (req.method !== 'POST') return send(res, 404);
     let body;
     try {
       body = JSON.parse(raw);
