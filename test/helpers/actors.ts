@@ -45,7 +45,7 @@ export async function startActorHost(s: ActorHostStart): Promise<SidecarProc> {
 }
 
 export interface ActorEvent {
-  ev: 'activate' | 'deactivate' | 'reminder' | 'timer';
+  ev: 'activate' | 'deactivate' | 'reminder' | 'timer' | 'enter' | 'exit';
   type: string;
   id: string;
   host: string;
