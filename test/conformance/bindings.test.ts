@@ -294,7 +294,8 @@ describe('cron schedules Dapr rejects', () => {
       const p = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'bad-cron', '--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', dir], { env: { BULWARK_HOME: tempDir() } });
       expect((await p.exited).code).toBe(1);
       // stderr may still be draining when the exit event arrives.
-      await eventually(() => /metadata "schedule": invalid schedule format '/.test(p.output()), 5000, 20);
+      await eventually(() => /metadata "schedule": invalid schedule format '/.test(p.output()), 5000, 20).catch(() => undefined);
+      expect(p.output()).toMatch(/metadata "schedule": invalid schedule format '/);
     }
   });
 });
