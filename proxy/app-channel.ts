@@ -21,6 +21,7 @@ export interface AppChannelOptions {
 
 export interface HttpClientMetrics {
   recordHttpClient(method: string | undefined, path: string, status: number, elapsedMs: number, sentBytes: number, receivedBytes: number): void;
+  recordHealthProbe(status: number, elapsedMs: number): void;
 }
 
 export type AppRequest = Omit<Dispatcher.RequestOptions, 'origin'>;
@@ -84,6 +85,8 @@ export class AppChannel implements AppCaller {
   private async probe(): Promise<void> {
     if (this.closed) return;
     let ok = false;
+    let status = 500;
+    const started = performance.now();
     try {
       const res = await this.pool.request({
         method: 'GET',
@@ -93,10 +96,12 @@ export class AppChannel implements AppCaller {
         bodyTimeout: this.opts.health.timeoutMs,
       });
       await res.body.dump();
+      status = res.statusCode;
       ok = res.statusCode >= 200 && res.statusCode < 300;
     } catch {
       ok = false;
     }
+    this.opts.metrics?.recordHealthProbe(status, performance.now() - started);
     if (ok) {
       this.failures = 0;
       if (!this.healthy) this.opts.logger.info('app is healthy again');

@@ -32,6 +32,8 @@ export class DaprMetrics {
   private readonly httpClientLatency: Histogram<string>;
   private readonly httpClientSentBytes: Histogram<string>;
   private readonly httpClientReceivedBytes: Histogram<string>;
+  private readonly healthProbeCount: Counter<string>;
+  private readonly healthProbeLatency: Histogram<string>;
   private readonly componentCount = new Map<ComponentMetricKind, Counter<string>>();
   private readonly componentLatency = new Map<ComponentMetricKind, Histogram<string>>();
   private readonly egressCount: Counter<string>;
@@ -75,6 +77,8 @@ export class DaprMetrics {
     this.httpClientSentBytes = histogram('dapr_http_client_sent_bytes', 'Total bytes sent in request body (not including headers).', mps, SIZE_BUCKETS);
     this.httpClientReceivedBytes = histogram('dapr_http_client_received_bytes', 'Total bytes received in response bodies (not including headers).', [], SIZE_BUCKETS);
 
+    this.healthProbeCount = counter('dapr_http_healthprobes_completed_count', 'Count of completed app health probes.', ['status']);
+    this.healthProbeLatency = histogram('dapr_http_healthprobes_roundtrip_latency', 'Time of an app health probe (ms).', ['status'], lat);
     const comp = ['component', 'namespace', 'operation', 'success'];
     const kinds: Array<[ComponentMetricKind, string[]]> = [
       ['state', comp], ['secret', comp], ['configuration', comp], ['crypto', comp], ['output_binding', comp],
@@ -159,6 +163,13 @@ export class DaprMetrics {
     this.httpClientLatency.observe(this.labels('dapr_http_client_roundtrip_latency', { method: m, path, status: st }), Math.floor(elapsedMs));
     this.httpClientSentBytes.observe(this.labels('dapr_http_client_sent_bytes', { method: m, path, status: '' }), sentBytes);
     this.httpClientReceivedBytes.observe(receivedBytes);
+  }
+
+  /** One app health probe; a transport failure is status 500. */
+  recordHealthProbe(status: number, elapsedMs: number): void {
+    const st = String(status);
+    this.healthProbeCount.inc({ status: st });
+    this.healthProbeLatency.observe({ status: st }, Math.floor(elapsedMs));
   }
 
   recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number): void {

@@ -105,6 +105,19 @@ describe('error codes', () => {
   });
 });
 
+describe('app health probes', () => {
+  it('counts probes by status in dapr_http_healthprobes_*', async () => {
+    const appPort = await startApp();
+    const sc = await startSidecar({ appId: 'mx-probe', args: ['--app-port', String(appPort), '--enable-app-health-check', '--app-health-probe-interval', '1'] });
+    const port = metricsPort(sc, 'mx-probe');
+    const text = await eventually(async () => {
+      const t = await exposition(port);
+      return /dapr_http_healthprobes_completed_count\{status="200",app_id="mx-probe"\} [1-9]/.test(t) ? t : undefined;
+    });
+    expect(text).toContain('# TYPE dapr_http_healthprobes_roundtrip_latency histogram');
+  });
+});
+
 describe.runIf(prometheusAvailable())('scraped by a real Prometheus server', () => {
   it('answers dapr_http_server_request_count for the app id through the query API', async () => {
     const sc = await startSidecar({ appId: 'mx-prom', resources: { 'state.yaml': STATE(tempDir()) } });
