@@ -281,8 +281,8 @@ class JetStreamSubscription {
 
   async start(): Promise<void> {
     const consumer = await this.js.consumers.get(await this.ensure(), this.durable);
-    // Small pulls keep competing instances taking turns instead of one hoarding a batch.
-    const messages = await consumer.consume({ max_messages: this.s.parallel ? 64 : 8 });
+    // Modest pulls keep competing instances taking turns instead of one hoarding a backlog.
+    const messages = await consumer.consume({ max_messages: this.s.parallel ? 64 : 32 });
     this.messages = messages;
     void this.watch(messages);
     this.loop = this.run(messages);

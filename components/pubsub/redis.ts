@@ -278,11 +278,10 @@ class StreamSubscription {
       // Left pending: the reclaim loop hands it out again after processingTimeout.
       return;
     }
-    try {
-      await this.client.xack(this.topic, this.group, id);
-    } catch (err) {
-      this.logger.warn(`${NAME}: XACK of ${id} on "${this.topic}" failed; it will be redelivered`, { error: (err as Error).message });
-    }
+    // Not awaited: the worker slot is free for the next entry while the XACK is on the wire.
+    this.client.xack(this.topic, this.group, id).catch((err: Error) => {
+      this.logger.warn(`${NAME}: XACK of ${id} on "${this.topic}" failed; it will be redelivered`, { error: err.message });
+    });
   }
 
   async close(): Promise<void> {
