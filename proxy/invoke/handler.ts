@@ -143,12 +143,15 @@ export class Invoker {
     const metrics = this.ctx.metrics;
     const started = metrics ? performance.now() : 0;
     metrics?.recordInvocationSent(target.appId, false);
+    let attempt = 0;
     const up = await invokeUnderPolicy(policy, ex, target.raw, async (body, signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
-      // nothing of the body has been read yet (otherwise it could not be sent again).
+      // nothing of the body has been read yet (otherwise it could not be sent again). A retry
+      // of the policy starts at the next instance, so a sick instance is not asked again.
+      const start = first + attempt++;
       let lastErr: unknown;
       for (let i = 0; i < peers.length; i++) {
-        const peer = peers[(first + i) % peers.length]!;
+        const peer = peers[(start + i) % peers.length]!;
         const origin = `${this.ctx.peerTls ? 'https' : 'http'}://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
         try {
           return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
