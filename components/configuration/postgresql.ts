@@ -14,7 +14,15 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 const CHANNEL = /^[A-Za-z0-9_]+$/;
 
 interface Sub {
-  client: pg.Client;
+  client: pg.Client | undefined;
+  stopped: boolean;
+  retry?: NodeJS.Timeout;
+}
+
+async function stop(sub: Sub): Promise<void> {
+  sub.stopped = true;
+  clearTimeout(sub.retry);
+  await sub.client?.end().catch(() => undefined);
 }
 
 export async function createPostgresConfigurationStore(ctx: ComponentContext): Promise<ConfigurationStore> {
@@ -52,11 +60,9 @@ export async function createPostgresConfigurationStore(ctx: ComponentContext): P
       if (!channel) throw new Error('the notification channel is missing: set the component metadata "notifyChannel" or the request metadata "pgNotifyChannel"');
       if (!CHANNEL.test(channel)) throw new Error(`notification channel "${channel}" may hold only letters, digits and underscores`);
       const id = randomUUID();
-      const client = new pg.Client(config);
-      client.on('error', (err) => ctx.logger.warn(`${NAME}: listener for ${channel}: ${err.message}`));
-      await client.connect();
+      const sub: Sub = { client: undefined, stopped: false };
       let chain = Promise.resolve();
-      client.on('notification', (n) => {
+      const onNotification = (n: pg.Notification): void => {
         if (n.channel !== channel.toLowerCase() && n.channel !== channel) return;
         const update = parseNotification(n.payload);
         if (!update) {
@@ -65,17 +71,43 @@ export async function createPostgresConfigurationStore(ctx: ComponentContext): P
         }
         if (keys.length > 0 && !keys.includes(update.key)) return;
         chain = chain.then(() => handler(id, { [update.key]: update.item }).catch((err: Error) => ctx.logger.warn(`${NAME}: update not delivered: ${err.message}`)));
-      });
-      await client.query(`LISTEN ${channel}`);
-      subs.add(id, { client });
+      };
+      // One connection per subscription; a lost one is replaced and LISTENs again.
+      const listen = async (): Promise<void> => {
+        const client = new pg.Client(config);
+        client.on('error', (err) => ctx.logger.warn(`${NAME}: listener for ${channel}: ${err.message}`));
+        client.on('notification', onNotification);
+        client.on('end', () => {
+          if (sub.stopped) return;
+          ctx.logger.warn(`${NAME}: listener for ${channel} lost its connection; listening again`);
+          const retry = (): void => {
+            if (sub.stopped) return;
+            listen().catch((err: Error) => {
+              ctx.logger.warn(`${NAME}: listening on ${channel} again failed: ${err.message}`);
+              sub.retry = setTimeout(retry, 1000);
+            });
+          };
+          sub.retry = setTimeout(retry, 200);
+        });
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${channel}`);
+        } catch (err) {
+          client.removeAllListeners('end');
+          await client.end().catch(() => undefined);
+          throw err;
+        }
+        sub.client = client;
+      };
+      await listen();
+      subs.add(id, sub);
       return id;
     },
     async unsubscribe(id) {
-      const s = subs.take(id);
-      await s.client.end().catch(() => undefined);
+      await stop(subs.take(id));
     },
     async close() {
-      await Promise.all(subs.clear().map((s) => s.client.end().catch(() => undefined)));
+      await Promise.all(subs.clear().map(stop));
       await pool.end();
     },
   };

@@ -297,3 +297,35 @@ describe('configuration.postgresql specifics', () => {
     }
   });
 });
+
+describe('configuration.postgresql listener', () => {
+  it('listens again after its connection is killed and keeps delivering updates', async (ctx) => {
+    if (!(await serviceAvailable('postgres'))) return ctx.skip();
+    const tag = randomBytes(4).toString('hex');
+    const backend = await STORES.find((s) => s.type === 'configuration.postgresql')!.setup(tag);
+    const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+    await admin.connect();
+    try {
+      const sidecar = await startSidecar({ appId: `cfg-relisten-${tag}`, resources: { 'cfg.yaml': yamlOf('configuration.postgresql', backend.metadata) }, args: ['--app-port', '0'], app: [process.execPath, APP] });
+      const meta = await eventually(async () => {
+        const m = (await getJson(`${sidecar.url}/v1.0/metadata`)).body as { appConnectionProperties?: { port?: number } };
+        return m.appConnectionProperties?.port ? m : undefined;
+      });
+      const appUrl = `http://127.0.0.1:${meta.appConnectionProperties!.port}`;
+      await eventually(async () => (await fetch(`${appUrl}/control/received`)).ok);
+      const id = ((await getJson(`${sidecar.url}/v1.0/configuration/cfg/subscribe?key=k`)).body as { id: string }).id;
+      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN cfgchan_${tag}`]);
+      expect(killed.rowCount).toBe(1);
+      let n = 0;
+      await eventually(async () => {
+        await backend.write('k', `v${++n}`, String(n));
+        await new Promise((r) => setTimeout(r, 100));
+        return (await received(appUrl, '/configuration/cfg/k')).some((r) => JSON.parse(r.body).id === id);
+      }, 15_000, 100);
+      await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
+    } finally {
+      await admin.end();
+      await backend.close();
+    }
+  });
+});
