@@ -6,7 +6,7 @@
 // compete for messages (what Dapr needs durableName + queueGroupName for) and different
 // consumerIDs each get every message. Ack after the handler resolves; nak (after `ackWait` if
 // set) when it rejects, so the server redelivers.
-import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, Events, headers, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, Events, headers, jwtAuthenticator, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
 import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
@@ -84,12 +84,20 @@ function decode(ctx: ComponentContext): Settings {
 export async function createJetStreamPubSub(ctx: ComponentContext): Promise<PubSub> {
   const s = decode(ctx);
   const md = ctx.metadata;
+  const jwt = meta(md, 'jwt')?.trim();
+  const seed = meta(md, 'seedKey')?.trim();
+  if (!jwt !== !seed) throw new Error(`${NAME}: "jwt" and "seedKey" go together`);
+  const cert = meta(md, 'tls_client_cert')?.trim();
+  const key = meta(md, 'tls_client_key')?.trim();
+  if (!cert !== !key) throw new Error(`${NAME}: "tls_client_cert" and "tls_client_key" go together`);
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers: s.url.split(','),
       name: meta(md, 'name') || 'dapr.io - pubsub.jetstream',
       token: meta(md, 'token') || undefined,
+      authenticator: jwt && seed ? jwtAuthenticator(jwt, new TextEncoder().encode(seed)) : undefined,
+      tls: cert && key ? { certFile: cert, keyFile: key } : undefined,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 5000,

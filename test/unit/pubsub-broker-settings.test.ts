@@ -30,9 +30,11 @@ describe('metadata the brokers refuse', () => {
     await expect(createRedisPubSub(ctx('pubsub.redis', { redisHost: '127.0.0.1:1', failover: 'true' }))).rejects.toThrow(/Sentinel\) is not supported/);
   });
 
-  it('pubsub.jetstream requires natsURL and a known deliverPolicy', async () => {
+  it('pubsub.jetstream requires natsURL, a known deliverPolicy and paired credentials', async () => {
     await expect(createJetStreamPubSub(ctx('pubsub.jetstream', {}))).rejects.toThrow(/"natsURL" is required/);
     await expect(createJetStreamPubSub(ctx('pubsub.jetstream', { natsURL: 'nats://127.0.0.1:1', deliverPolicy: 'sometimes' }))).rejects.toThrow(/unknown deliverPolicy "sometimes"/);
+    await expect(createJetStreamPubSub(ctx('pubsub.jetstream', { natsURL: 'nats://127.0.0.1:1', jwt: 'x' }))).rejects.toThrow(/"jwt" and "seedKey" go together/);
+    await expect(createJetStreamPubSub(ctx('pubsub.jetstream', { natsURL: 'nats://127.0.0.1:1', tls_client_key: 'k.pem' }))).rejects.toThrow(/"tls_client_cert" and "tls_client_key" go together/);
   });
 
   it('pubsub.rabbitmq refuses deliveryMode above 2 and unknown exchange kinds', async () => {
