@@ -55,7 +55,8 @@ export async function createRedisConfigurationStore(ctx: ComponentContext): Prom
         });
       }
       const id = randomUUID();
-      const listener = await connectRedis(conn, ctx, NAME, { maxRetriesPerRequest: null });
+      // Named, so an operator (or a test) can find it in CLIENT LIST; ioredis subscribes again after a reconnect.
+      const listener = await connectRedis(conn, ctx, NAME, { maxRetriesPerRequest: null, connectionName: `bulwark-configuration-${id}` });
       let chain = Promise.resolve();
       listener.on('pmessage', (_pattern: string, channel: string, event: string) => onEvent(channel, event));
       listener.on('message', (channel: string, event: string) => onEvent(channel, event));

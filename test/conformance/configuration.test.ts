@@ -329,3 +329,38 @@ describe('configuration.postgresql listener', () => {
     }
   });
 });
+
+describe('configuration.redis listener', () => {
+  it('subscribes again after its connection is killed and keeps delivering updates', async (ctx) => {
+    if (!(await serviceAvailable('redis'))) return ctx.skip();
+    const tag = randomBytes(4).toString('hex');
+    const backend = await STORES.find((s) => s.type === 'configuration.redis')!.setup(tag);
+    const admin = new Redis({ host: '127.0.0.1', port: 6379 });
+    try {
+      const sidecar = await startSidecar({ appId: `cfg-resub-${tag}`, resources: { 'cfg.yaml': yamlOf('configuration.redis', backend.metadata) }, args: ['--app-port', '0'], app: [process.execPath, APP] });
+      const meta = await eventually(async () => {
+        const m = (await getJson(`${sidecar.url}/v1.0/metadata`)).body as { appConnectionProperties?: { port?: number } };
+        return m.appConnectionProperties?.port ? m : undefined;
+      });
+      const appUrl = `http://127.0.0.1:${meta.appConnectionProperties!.port}`;
+      await eventually(async () => (await fetch(`${appUrl}/control/received`)).ok);
+      const key = `cfg-resub-${tag}`;
+      const id = ((await getJson(`${sidecar.url}/v1.0/configuration/cfg/subscribe?key=${key}`)).body as { id: string }).id;
+      const list = (await admin.client('LIST')) as string;
+      const line = list.split('\n').find((l) => l.includes(`name=bulwark-configuration-${id}`));
+      expect(line).toBeDefined();
+      await admin.client('KILL', 'ID', /id=(\d+)/.exec(line!)![1]!);
+      let n = 0;
+      await eventually(async () => {
+        await backend.write(key, `v${++n}`, String(n));
+        await new Promise((r) => setTimeout(r, 100));
+        return (await received(appUrl, `/configuration/cfg/${key}`)).some((r) => JSON.parse(r.body).id === id);
+      }, 15_000, 100);
+      await fetch(`${sidecar.url}/v1.0/shutdown`, { method: 'POST' });
+      await backend.remove(key);
+    } finally {
+      admin.disconnect();
+      await backend.close();
+    }
+  });
+});
