@@ -68,7 +68,7 @@ describe('bindings conformance: embedded components', () => {
     await new Promise<void>((r) => server?.close(() => r()));
   });
 
-  it('fires a cron binding on schedule with Dapr metadata, at most once a second for @every 1s', async () => {
+  it('fires a cron binding on schedule with Dapr metadata, no more than once a second for @every 1s', async () => {
     const ticks = await eventually(async () => {
       const list = await app.received('/tick');
       return list.length >= 3 ? list : undefined;
@@ -80,7 +80,13 @@ describe('bindings conformance: embedded components', () => {
       expect(t.headers.timezone).toBe('Local');
       expect(t.headers.readtimeutc).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC$/);
     }
-    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.at - ticks[i - 1]!.at).toBeGreaterThanOrEqual(900);
+    // At most one tick a second: count what arrives over a window of the test's own clock (load
+    // can only delay ticks; one or two fired before the window may arrive inside it).
+    const t0 = Date.now();
+    const c0 = (await app.received('/tick')).length;
+    await sleep(3000);
+    const c1 = (await app.received('/tick')).length;
+    expect(c1 - c0).toBeLessThanOrEqual(Math.floor((Date.now() - t0) / 1000) + 2);
   });
 
   it('starts an input binding with direction=input without probing, and never one whose direction is output', async () => {
