@@ -17,6 +17,8 @@ import { createRedisConfigurationStore } from './configuration/redis.js';
 import { createSqliteConfigurationStore } from './configuration/sqlite.js';
 import { createRedisLock } from './lock/redis.js';
 import { createSqliteLock } from './lock/sqlite.js';
+import { createJwksCrypto } from './crypto/jwks.js';
+import { createLocalStorageCrypto } from './crypto/localstorage.js';
 import { ComponentRegistry } from './registry.js';
 import { createLocalEnvSecretStore } from './secretstores/local-env.js';
 import { createLocalFileSecretStore } from './secretstores/local-file.js';
@@ -52,5 +54,7 @@ export function builtinComponents(): ComponentRegistry {
     .register('bindings', ['bindings.redis'], createRedisBinding)
     .register('bindings', ['bindings.postgresql', 'bindings.postgres'], createPostgresBinding)
     .register('bindings', ['bindings.rabbitmq'], createRabbitMqBinding)
-    .register('bindings', ['bindings.mqtt3', 'bindings.mqtt'], createMqttBinding);
+    .register('bindings', ['bindings.mqtt3', 'bindings.mqtt'], createMqttBinding)
+    .register('crypto', ['crypto.dapr.localstorage'], createLocalStorageCrypto)
+    .register('crypto', ['crypto.dapr.jwks'], createJwksCrypto);
 }

@@ -1,6 +1,7 @@
 // The building blocks the sidecar serves, one line each, in mount order.
 import type { BlockFactory } from '../core/block.js';
 import { bindingsBlock } from '../core/bindings/block.js';
+import { cryptoBlock } from '../core/crypto/block.js';
 import { configurationBlock } from '../core/configuration/block.js';
 import { lockBlock } from '../core/lock/block.js';
 import { pubsubBlock } from '../core/pubsub/block.js';
@@ -15,5 +16,6 @@ export const BLOCKS: readonly BlockFactory[] = [
   bindingsBlock,
   lockBlock,
   configurationBlock,
+  cryptoBlock,
   actorsBlock,
 ];

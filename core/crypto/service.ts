@@ -1,0 +1,101 @@
+// The cryptography block: Dapr's header validation, `dapr.io/enc/v1` through the provider's key
+// wrapping (under the component outbound policy, recorded as crypto component metrics).
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { isTruthy } from '../../resources/decode.js';
+import { DaprError } from '../errors.js';
+import type { PolicyProvider } from '../policy.js';
+import { timedComponentCall, type Telemetry } from '../telemetry.js';
+import type { CryptoProvider } from './component.js';
+import { cipherName, createDecryptStream, createEncryptStream, keyAlgorithm, type Cipher, type KeyAlgorithm } from './scheme.js';
+import { Spool } from './spool.js';
+
+/** The whole output: in memory, or spooled to a temporary file when large. */
+export interface CryptoResult {
+  data: Buffer | Readable;
+  length: number;
+}
+
+export interface EncryptRequest {
+  keyName: string | undefined;
+  algorithm: string | undefined;
+  cipher: string | undefined;
+  omitDecryptionKeyName: string | undefined;
+  decryptionKeyName: string | undefined;
+}
+
+export class CryptoService {
+  constructor(
+    private readonly providers: ReadonlyMap<string, CryptoProvider>,
+    private readonly policies: PolicyProvider,
+    private readonly telemetry: Telemetry,
+    private readonly spoolDir: string,
+  ) {}
+
+  get names(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  private provider(name: string): CryptoProvider {
+    if (this.providers.size === 0) throw new DaprError('cryptoProvidersNotConfigured', 'crypto providers not configured');
+    if (!name) throw new DaprError('badRequest', 'missing component name');
+    const p = this.providers.get(name);
+    if (!p) throw new DaprError('cryptoProviderNotFound', `crypto provider ${name} not found`);
+    return p;
+  }
+
+  private wrap(name: string, p: CryptoProvider, key: Buffer, alg: KeyAlgorithm, keyName: string): Promise<Buffer> {
+    return timedComponentCall(this.telemetry, 'crypto', name, 'wrapKey', () => this.policies.componentOutbound(name).run(() => p.wrapKey(key, alg, keyName)));
+  }
+
+  private unwrap(name: string, p: CryptoProvider, wrapped: Buffer, alg: KeyAlgorithm, keyName: string): Promise<Buffer> {
+    return timedComponentCall(this.telemetry, 'crypto', name, 'unwrapKey', () => this.policies.componentOutbound(name).run(() => p.unwrapKey(wrapped, alg, keyName)));
+  }
+
+  /** Encrypts `body` completely before answering; the result is a Buffer or a spooled stream. */
+  async encrypt(name: string, req: EncryptRequest, body: Readable): Promise<CryptoResult> {
+    const p = this.provider(name);
+    if (!req.keyName) throw new DaprError('badRequest', "missing header 'dapr-key-name'");
+    if (!req.algorithm) throw new DaprError('badRequest', "missing header 'dapr-key-wrap-algorithm'");
+    const alg = keyAlgorithm(req.algorithm);
+    if (!alg) throw failed(`option Algorithm is not valid: algorithm ${req.algorithm.toUpperCase()} is not supported`);
+    let cipher: Cipher = 'AES-GCM';
+    if (req.cipher) {
+      const c = cipherName(req.cipher);
+      if (!c) throw failed(`option Cipher is not valid: cipher ${req.cipher.toUpperCase()} is not supported`);
+      cipher = c;
+    }
+    const keyName = req.keyName;
+    const omit = req.omitDecryptionKeyName !== undefined && isTruthy(req.omitDecryptionKeyName);
+    const manifestKeyName = omit ? '' : req.decryptionKeyName || keyName;
+    let enc;
+    try {
+      enc = await createEncryptStream({ wrapKey: (k) => this.wrap(name, p, k, alg, keyName), algorithm: alg, cipher, manifestKeyName });
+    } catch (err) {
+      throw failed(`failed to wrap the file key: ${(err as Error).message}`, err);
+    }
+    return this.run(body, enc);
+  }
+
+  async decrypt(name: string, keyName: string | undefined, body: Readable): Promise<CryptoResult> {
+    const p = this.provider(name);
+    const dec = createDecryptStream({ keyName: keyName ?? '', unwrapKey: (w, alg, k) => this.unwrap(name, p, w, alg, k) });
+    return this.run(body, dec);
+  }
+
+  private async run(body: Readable, transform: NodeJS.ReadWriteStream): Promise<CryptoResult> {
+    const spool = new Spool(this.spoolDir);
+    try {
+      await pipeline(body, transform, spool);
+    } catch (err) {
+      await spool.discard();
+      if (err instanceof DaprError) throw err;
+      throw failed((err as Error).message, err);
+    }
+    return { data: spool.result(), length: spool.length };
+  }
+}
+
+function failed(message: string, cause?: unknown): DaprError {
+  return new DaprError('crypto', `failed to perform operation: ${message}`, cause ? { cause } : undefined);
+}
