@@ -28,6 +28,7 @@ const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
 
 export class Sentry {
   private renewTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
   issued = 0;
 
   private constructor(
@@ -69,7 +70,17 @@ export class Sentry {
     // Its own certificate is short-lived like any workload's: renew at half its life.
     sentry.renewTimer = setInterval(() => server.setSecureContext(ownCredentials(o)), ownTtl(o) / 2);
     sentry.renewTimer.unref();
+    // Like Sentry: from 30 days before the CA runs out, say so every hour.
+    sentry.expiryTimer = setInterval(() => sentry.warnExpiry(), 3_600_000);
+    sentry.expiryTimer.unref();
+    sentry.warnExpiry();
     return sentry;
+  }
+
+  private warnExpiry(): void {
+    const soonest = Math.min(this.o.ca.notAfter.getTime(), ...this.o.ca.anchors.map((a) => Date.parse(a.validTo)));
+    const days = (soonest - Date.now()) / 86_400_000;
+    if (days < 30) this.o.log('warn', `the CA (root or issuer) expires on ${new Date(soonest).toISOString()}, in ${Math.max(0, days).toFixed(1)} days: rotate it (bulwark cert init --overwrite, or import a new root and issuer) and restart the sentry and the sidecars`);
   }
 
   sign(r: SignRequest): SignResponse {
@@ -102,6 +113,7 @@ export class Sentry {
 
   close(): Promise<void> {
     clearInterval(this.renewTimer);
+    clearInterval(this.expiryTimer);
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

@@ -94,6 +94,12 @@ describe('mutual TLS between sidecars', () => {
     expect(JSON.parse(r.body).headers['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/alice');
   });
 
+  it('the internal port never reaches the sidecar API: /v1.0/* goes to the app', async () => {
+    const r = await directCall(alice.internalPort, '/v1.0/metadata', trust, svid(ca, 'spiffe://public/ns/default/bob'));
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ name: 'alice', url: '/v1.0/metadata' });
+  });
+
   it('refuses a plaintext peer', async () => {
     await expect(request(`http://127.0.0.1:${bob.internalPort}/hello`)).rejects.toThrow();
   });

@@ -120,6 +120,23 @@ describe('sentry', () => {
   });
 });
 
+describe('sentry CA expiry', () => {
+  it('warns when the CA expires within 30 days', async () => {
+    const lines: string[] = [];
+    const short = new CertificateAuthority(generateCa({ trustDomain: 'x', validityMs: 10 * 86_400_000 }));
+    const s = await Sentry.start({ ca: short, port: 0, host: '127.0.0.1', trustDomain: 'localhost', namespace: 'default', workloadTtlMs: 60_000, allowedClockSkewMs: 5_000, secret: undefined, log: (l, line) => lines.push(`${l} ${line}`) });
+    await s.close();
+    expect(lines.join('\n')).toMatch(/warn the CA \(root or issuer\) expires on .* in 9\.\d|warn the CA \(root or issuer\) expires on .* in 10\.0/);
+  });
+
+  it('is silent for a CA with a year to go', async () => {
+    const lines: string[] = [];
+    const s = await Sentry.start({ ca, port: 0, host: '127.0.0.1', trustDomain: 'localhost', namespace: 'default', workloadTtlMs: 60_000, allowedClockSkewMs: 5_000, secret: undefined, log: (l, line) => lines.push(`${l} ${line}`) });
+    await s.close();
+    expect(lines.filter((l) => l.includes('expires'))).toEqual([]);
+  });
+});
+
 describe('rotation', () => {
   it('new connections get the new certificate; a connection in flight keeps working', async () => {
     const server = new MtlsContext(credentials('bob', 3_600_000));
