@@ -66,6 +66,7 @@ async function startWorkload(options: SidecarOptions, configuration: Configurati
   const anchors = m?.trustAnchors ?? (existsSync(anchorsFile) ? readFileSync(anchorsFile, 'utf8') : undefined);
   if (!anchors) throw new Error(`mTLS is on but there are no trust anchors: set DAPR_TRUST_ANCHORS or run \`bulwark cert init\` (writes ${anchorsFile})`);
   const log = { info: (s: string) => logger.info(s), warn: (s: string) => logger.warn(s) };
+  if (Boolean(m?.certChain) !== Boolean(m?.certKey)) logger.warn('DAPR_CERT_CHAIN and DAPR_CERT_KEY go together; the one given alone is ignored');
   if (m?.certChain && m.certKey) {
     const leaf = new X509Certificate(m.certChain);
     if (!leaf.ca) return WorkloadCertificate.start({ certChain: m.certChain, key: m.certKey, anchors }, log);

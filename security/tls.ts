@@ -64,6 +64,7 @@ export class MtlsContext {
   private readonly servers = new Set<Server>();
   private readonly sessions = new Map<string, Buffer>();
   private readonly listeners: Array<(c: Credentials) => void> = [];
+  private readonly detached: Array<() => void> = [];
   notAfter: Date;
   readonly identity: SpiffeId;
 
@@ -94,12 +95,20 @@ export class MtlsContext {
     const tls = server as Server;
     if (typeof tls.setSecureContext !== 'function') throw new Error('attach: not a TLS server');
     this.servers.add(tls);
-    tls.once('close', () => this.servers.delete(tls));
+    tls.once('close', () => {
+      this.servers.delete(tls);
+      if (this.servers.size === 0) for (const fn of this.detached.splice(0)) fn();
+    });
     // A client certificate that chains to the anchors but is not a workload SVID (a CA, no or
     // several SPIFFE URIs, a malformed ID) is refused as go-spiffe refuses it: at the handshake.
     tls.on('secureConnection', (sock: TLSSocket) => {
       if (!peerIdentity(sock)) sock.destroy();
     });
+  }
+
+  /** Called once the last attached server has closed (the sidecar is shutting down). */
+  onDetached(fn: () => void): void {
+    this.detached.push(fn);
   }
 
   onRotate(fn: (c: Credentials) => void): void {

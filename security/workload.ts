@@ -31,6 +31,8 @@ export class WorkloadCertificate {
     const creds = typeof first === 'function' ? await first() : first;
     const w = new WorkloadCertificate(new MtlsContext(creds), source, log);
     log.info(`workload certificate ${w.context.identity.uri}, valid until ${w.context.notAfter.toISOString()}`);
+    // Renewal stops with the listeners that use the certificate.
+    w.context.onDetached(() => w.close());
     w.schedule();
     return w;
   }
