@@ -26,7 +26,8 @@ export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
     // The socket is detached from the request once the response is done; keep it for the span.
     const socket = ex.req.socket;
     try {
-      await telemetry.runWithin(span, next, ex);
+      // Only sampled requests carry their span into component calls (AsyncLocalStorage costs).
+      await (span.isRecording ? telemetry.runWithin(span, next, ex) : next(ex));
     } catch (err) {
       span.recordError(err);
       throw err;
@@ -151,7 +152,8 @@ export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): L
     if (span.tracestate) headers.tracestate = span.tracestate;
     else delete headers.tracestate;
     try {
-      await telemetry.runWithin(span, next, ex);
+      // Only sampled requests carry their span into component calls (AsyncLocalStorage costs).
+      await (span.isRecording ? telemetry.runWithin(span, next, ex) : next(ex));
     } catch (err) {
       span.recordError(err);
       throw err;
