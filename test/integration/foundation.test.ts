@@ -316,6 +316,18 @@ auth:
 });
 
 
+describe('embedded defaults', () => {
+  it('loads the embedded components when there is neither a resources path nor BULWARK_HOME/components', async () => {
+    const sc = await startSidecar({ appId: 'defaults', embeddedDefaults: true });
+    const meta = await (await fetch(`${sc.url}/v1.0/metadata`)).json();
+    const types = Object.fromEntries((meta.components as Array<{ name: string; type: string }>).map((c) => [c.name, c.type]));
+    expect(types).toMatchObject({ statestore: 'state.sqlite', pubsub: 'pubsub.sqlite' });
+    // The state store keeps its file under BULWARK_HOME.
+    expect((await fetch(`${sc.url}/v1.0/state/statestore`, { method: 'POST', body: JSON.stringify([{ key: 'k', value: 1 }]) })).status).toBe(204);
+    expect(readdirSync(sc.home)).toContain('state.db');
+  });
+});
+
 describe('bulwark init', () => {
   it('writes the embedded default resources once and run picks them up', async () => {
     const home = tempDir();
