@@ -3,7 +3,7 @@ import type { Exchange, Route } from '../http.js';
 import { DaprError } from '../errors.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
 import type { PubSubService } from './service.js';
-import { childContext, currentContext } from './trace.js';
+import { childContext } from './trace.js';
 
 // With tracing on, the event carries the API span itself (as Dapr writes it); otherwise a child
 // of the caller's context, or a new trace.

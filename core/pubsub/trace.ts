@@ -1,7 +1,6 @@
-// W3C trace context for pub/sub: the publish request's context (the API span's, once the trace
-// layer has replaced the app's headers) travels inside the CloudEvent, and each delivery to the
-// app carries a child of the event's traceparent.
-// TODO(#8): open a span per delivery to the app through the telemetry interface.
+// W3C trace ids for pub/sub when no span is recorded: a child of the caller's context (or a new
+// trace) for the CloudEvent, and a child of the event's context for deliveries. With tracing on,
+// the telemetry spans (routes.ts, delivery.ts) take their place.
 import { randomBytes } from 'node:crypto';
 import type { TraceContext } from './cloudevent.js';
 
@@ -11,13 +10,6 @@ function spanId(): string {
   let id = randomBytes(8).toString('hex');
   while (id === '0000000000000000') id = randomBytes(8).toString('hex');
   return id;
-}
-
-/** `traceparent` itself when valid (the API span's context), else a fresh trace. */
-export function currentContext(traceparent: string | undefined, tracestate: string | undefined): TraceContext {
-  const m = traceparent ? TRACEPARENT.exec(traceparent.trim().toLowerCase()) : null;
-  if (m && m[1] !== 'ff' && !/^0+$/.test(m[2]!) && !/^0+$/.test(m[3]!)) return { traceparent: traceparent!.trim().toLowerCase(), tracestate: tracestate ?? '' };
-  return childContext(undefined, undefined);
 }
 
 /** A child context of `parent` (a traceparent header value), or a fresh trace when invalid. */
