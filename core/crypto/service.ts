@@ -85,13 +85,20 @@ export class CryptoService {
 
   private async run(body: Readable, transform: NodeJS.ReadWriteStream): Promise<CryptoResult> {
     const spool = new Spool(this.spoolDir);
+    // Not pipeline(body, ...): a failure must leave the request socket alive for the error answer.
+    const onBodyError = (err: Error): void => void transform.emit('error', err);
+    body.once('error', onBodyError);
+    body.pipe(transform as unknown as NodeJS.WritableStream);
     try {
-      await pipeline(body, transform, spool);
+      await pipeline(transform, spool);
     } catch (err) {
+      body.unpipe(transform as unknown as NodeJS.WritableStream);
+      body.resume(); // drain what the client still sends
       await spool.discard();
       if (err instanceof DaprError) throw err;
       throw failed((err as Error).message, err);
     }
+    body.off('error', onBodyError);
     return { data: spool.result(), length: spool.length };
   }
 }
