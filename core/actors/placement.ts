@@ -16,6 +16,8 @@ export interface ActorPlacement {
   start(types: readonly string[]): Promise<void>;
   /** The owner of (type, id): 'local', a peer, or undefined when no live host serves the type. */
   lookup(type: string, id: string): ActorPeer | 'local' | undefined;
+  /** Starts following the table (a caller that hosts nothing does so on its first call). */
+  watch(): Promise<void>;
   /** Re-reads the table now (after a peer said the actor moved, or did not answer). */
   refresh(): Promise<void>;
   /** Called after the table changed (hosts joined or left). */

@@ -143,6 +143,7 @@ export class ActorsService {
   }
 
   private async route(placement: ActorPlacement, type: string, id: string, method: string, input: CallInput, signal: AbortSignal | undefined): Promise<CallResult> {
+    await placement.watch();
     const deadline = Date.now() + placement.settleMs;
     let why = `did not find address for actor ${type}/${id}: no live host serves actor type ${type}`;
     for (;;) {
@@ -168,7 +169,7 @@ export class ActorsService {
 
   metadata(out: Record<string, unknown>): void {
     const counts = this.host?.counts() ?? [];
-    out.actors = counts;
+    if (counts.length > 0) out.actors = counts;
     out.actorRuntime = {
       runtimeStatus: this.status,
       activeActors: counts,

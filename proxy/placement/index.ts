@@ -26,5 +26,5 @@ export const actorsBlock: BlockFactory = (ctx) => {
       : kind === 'postgresql' || kind === 'postgres'
         ? new PostgresMembership(config, namespace, leaseMs, onError)
         : new LocalMembership(ctx.homeDir, namespace);
-  return createActorsBlock(ctx, (self) => new Placement(store(), self, ctx.appId, namespace, ctx.logger));
+  return createActorsBlock(ctx, (self) => new Placement(store, self, ctx.appId, namespace, ctx.logger));
 };

@@ -20,8 +20,12 @@ export class Placement implements ActorPlacement {
   private refreshing: Promise<void> | undefined;
   private closed = false;
 
+  private storeInstance: MembershipStore | undefined;
+  private watching: Promise<void> | undefined;
+
   constructor(
-    private readonly store: MembershipStore,
+    /** Built on first use: a sidecar whose app hosts no actors and calls none never connects. */
+    private readonly openStore: () => MembershipStore,
     address: { host: string; port: number },
     appId: string,
     namespace: string,
@@ -29,6 +33,11 @@ export class Placement implements ActorPlacement {
   ) {
     const id = `${address.host}:${address.port}`;
     this.self = { id, appId, namespace, host: address.host, port: address.port, types: [] };
+  }
+
+  private get store(): MembershipStore {
+    this.storeInstance ??= this.openStore();
+    return this.storeInstance;
   }
 
   get settleMs(): number {
@@ -42,9 +51,16 @@ export class Placement implements ActorPlacement {
       this.joined = true;
       this.logger.info(`actors: joined placement (${this.store.name}) as ${this.self.id} hosting ${types.join(', ')}`);
       if (this.store.leaseMs > 0) this.every(Math.max(100, Math.floor(this.store.leaseMs / 3)), () => this.store.announce(this.self));
+      await this.watch();
     }
-    await this.refresh().catch(() => undefined);
-    this.every(this.store.refreshMs, () => this.refresh());
+  }
+
+  /** Reads the table now and keeps it fresh from then on (hosts at start, callers on their first call). */
+  watch(): Promise<void> {
+    this.watching ??= this.refresh()
+      .catch((err: Error) => this.logger.warn(`actors: placement (${this.store.name}): ${err.message}`))
+      .finally(() => this.every(this.store.refreshMs, () => this.refresh()));
+    return this.watching;
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -120,8 +136,9 @@ export class Placement implements ActorPlacement {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    if (this.joined) await this.store.withdraw(this.self).catch(() => undefined);
-    await this.store.close();
+    if (!this.storeInstance) return;
+    if (this.joined) await this.storeInstance.withdraw(this.self).catch(() => undefined);
+    await this.storeInstance.close();
   }
 }
 

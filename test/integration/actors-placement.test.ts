@@ -100,7 +100,8 @@ for (const backend of BACKENDS) {
         const start = (name: string): Promise<SidecarProc> => startActorHost({ appId: 'placed', home: home(), resources, args, env: { EVENTS_FILE: events, HOST_NAME: name } });
         const hosts = await Promise.all(['h1', 'h2', 'h3'].map(start));
         const client = await startSidecar({ appId: 'placed-client', home: env.sharedHome ? sharedHome : tempDir('bulwark-home-'), resources: {}, args: ['--log-level', 'info', ...args] });
-        for (const p of [...hosts, client]) await p.waitFor(/placement table v\d+: 3 host\(s\)/, 30_000);
+        // The client reads the table on its first call; the hosts follow it from the start.
+        for (const p of hosts) await p.waitFor(/placement table v\d+: 3 host\(s\)/, 30_000);
 
         const ids = Array.from({ length: 30 }, (_, i) => `id-${i}`);
         const servedBy = new Map<string, string>();

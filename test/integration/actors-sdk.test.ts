@@ -30,8 +30,7 @@ beforeAll(async () => {
   });
   await sdk.waitFor(/actors: joined placement/, 30_000);
   await startActorHost({ appId: 'plain-actors', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'plain.db')) } });
-  const caller: SidecarProc = await startSidecar({ appId: 'sdk-actor-caller', home, resources: {}, args: ['--log-level', 'info'] });
-  await caller.waitFor(/placement table v\d+: 2 host\(s\)/, 30_000);
+  const caller: SidecarProc = await startSidecar({ appId: 'sdk-actor-caller', home, resources: {} });
   client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(caller.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP });
 });
 
