@@ -87,6 +87,23 @@ export const KINDS = {
   cryptoKey: { code: 'ERR_CRYPTO_KEY', status: 500 },
   crypto: { code: 'ERR_CRYPTO', status: 500 },
 
+  // jobs (scheduler kit errors: errorCode is the reason)
+  schedulerEmpty: { code: 'DAPR_SCHEDULER_EMPTY', status: 400, reason: 'DAPR_SCHEDULER_EMPTY' },
+  schedulerJobNameEmpty: { code: 'DAPR_SCHEDULER_JOB_NAME_EMPTY', status: 400, reason: 'DAPR_SCHEDULER_JOB_NAME_EMPTY' },
+  schedulerScheduleEmpty: { code: 'DAPR_SCHEDULER_SCHEDULE_EMPTY', status: 400, reason: 'DAPR_SCHEDULER_SCHEDULE_EMPTY' },
+  schedulerJobName: { code: 'DAPR_SCHEDULER_JOB_NAME', status: 400, reason: 'DAPR_SCHEDULER_JOB_NAME' },
+  schedulerScheduleJobInvalid: { code: 'DAPR_SCHEDULER_SCHEDULE_JOB', status: 400, reason: 'DAPR_SCHEDULER_SCHEDULE_JOB' },
+  schedulerScheduleJobExists: { code: 'DAPR_SCHEDULER_SCHEDULE_JOB', status: 409, reason: 'DAPR_SCHEDULER_SCHEDULE_JOB' },
+  schedulerScheduleJob: { code: 'DAPR_SCHEDULER_SCHEDULE_JOB', status: 500, reason: 'DAPR_SCHEDULER_SCHEDULE_JOB' },
+  schedulerGetJob: { code: 'DAPR_SCHEDULER_GET_JOB', status: 500, reason: 'DAPR_SCHEDULER_GET_JOB' },
+  schedulerDeleteJob: { code: 'DAPR_SCHEDULER_DELETE_JOB', status: 500, reason: 'DAPR_SCHEDULER_DELETE_JOB' },
+
+  // conversation
+  conversationNotFound: { code: 'ERR_CONVERSATION_NOT_FOUND', status: 400 },
+  conversationInvalidParams: { code: 'ERR_CONVERSATION_INVALID_PARMS', status: 400 },
+  conversationMissingInputs: { code: 'ERR_CONVERSATION_MISSING_INPUTS', status: 400 },
+  conversationInvoke: { code: 'ERR_CONVERSATION_INVOKE', status: 500 },
+
   // actors
   actorTypeReserved: { code: 'ERR_ACTOR_TYPE_RESERVED', status: 403 },
   actorRuntimeNotFound: { code: 'ERR_ACTOR_RUNTIME_NOT_FOUND', status: 500 },
@@ -103,6 +120,21 @@ export const KINDS = {
   actorReminderDelete: { code: 'ERR_ACTOR_REMINDER_DELETE', status: 500 },
   actorTimerCreate: { code: 'ERR_ACTOR_TIMER_CREATE', status: 500 },
   actorTimerDelete: { code: 'ERR_ACTOR_TIMER_DELETE', status: 500 },
+
+  // workflow
+  workflowInstanceIdMissing: { code: 'ERR_INSTANCE_ID_PROVIDED_MISSING', status: 400 },
+  workflowInstanceIdInvalid: { code: 'ERR_INSTANCE_ID_INVALID', status: 400 },
+  workflowInstanceIdTooLong: { code: 'ERR_INSTANCE_ID_TOO_LONG', status: 400 },
+  workflowInstanceNotFound: { code: 'ERR_INSTANCE_ID_NOT_FOUND', status: 404 },
+  workflowNameMissing: { code: 'ERR_WORKFLOW_NAME_MISSING', status: 400 },
+  workflowEventNameMissing: { code: 'ERR_WORKFLOW_EVENT_NAME_MISSING', status: 400 },
+  workflowStart: { code: 'ERR_START_WORKFLOW', status: 500 },
+  workflowGet: { code: 'ERR_GET_WORKFLOW', status: 500 },
+  workflowTerminate: { code: 'ERR_TERMINATE_WORKFLOW', status: 500 },
+  workflowRaiseEvent: { code: 'ERR_RAISE_EVENT_WORKFLOW', status: 500 },
+  workflowPause: { code: 'ERR_PAUSE_WORKFLOW', status: 500 },
+  workflowResume: { code: 'ERR_RESUME_WORKFLOW', status: 500 },
+  workflowPurge: { code: 'ERR_PURGE_WORKFLOW', status: 500 },
 
   // health
   healthNotReady: { code: 'ERR_HEALTH_NOT_READY', status: 500 },
