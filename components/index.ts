@@ -17,6 +17,8 @@ import { createRedisConfigurationStore } from './configuration/redis.js';
 import { createSqliteConfigurationStore } from './configuration/sqlite.js';
 import { createRedisLock } from './lock/redis.js';
 import { createSqliteLock } from './lock/sqlite.js';
+import { createEchoConversation } from './conversation/echo.js';
+import { createOpenAiConversation } from './conversation/openai.js';
 import { createJwksCrypto } from './crypto/jwks.js';
 import { createLocalStorageCrypto } from './crypto/localstorage.js';
 import { ComponentRegistry } from './registry.js';
@@ -56,5 +58,7 @@ export function builtinComponents(): ComponentRegistry {
     .register('bindings', ['bindings.rabbitmq'], createRabbitMqBinding)
     .register('bindings', ['bindings.mqtt3', 'bindings.mqtt'], createMqttBinding)
     .register('crypto', ['crypto.dapr.localstorage'], createLocalStorageCrypto)
-    .register('crypto', ['crypto.dapr.jwks'], createJwksCrypto);
+    .register('crypto', ['crypto.dapr.jwks'], createJwksCrypto)
+    .register('conversation', ['conversation.echo'], createEchoConversation)
+    .register('conversation', ['conversation.openai'], createOpenAiConversation);
 }

@@ -1,6 +1,7 @@
 // The building blocks the sidecar serves, one line each, in mount order.
 import type { BlockFactory } from '../core/block.js';
 import { bindingsBlock } from '../core/bindings/block.js';
+import { conversationBlock } from '../core/conversation/block.js';
 import { cryptoBlock } from '../core/crypto/block.js';
 import { configurationBlock } from '../core/configuration/block.js';
 import { lockBlock } from '../core/lock/block.js';
@@ -17,5 +18,6 @@ export const BLOCKS: readonly BlockFactory[] = [
   lockBlock,
   configurationBlock,
   cryptoBlock,
+  conversationBlock,
   actorsBlock,
 ];
