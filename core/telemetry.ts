@@ -40,10 +40,13 @@ export interface Telemetry {
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span;
   /** The API span of the request `req` belongs to (the trace layer's), if tracing is on. */
   spanOf(req: object): Span | undefined;
-  /** One call to a component; `operation` as Dapr names it (get, set, delete, bulk_get, ...). */
-  recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number): void;
-  /** One publish to a broker (dapr_component_pubsub_egress_*). */
-  recordPublish(component: string, topic: string, success: boolean, elapsedMs: number): void;
+  /**
+   * One call to a component; `operation` as Dapr names it (get, set, delete, bulk_get, ...).
+   * With `parent` (e.g. `spanOf(ex.req)`) a sampled request also gets a child span for the call.
+   */
+  recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number, parent?: Span): void;
+  /** One publish to a broker (dapr_component_pubsub_egress_*); `parent` as for recordComponent. */
+  recordPublish(component: string, topic: string, success: boolean, elapsedMs: number, parent?: Span): void;
   /** One delivery to the app (dapr_component_pubsub_ingress_*); `status` differs from processStatus for app DROP/no route. */
   recordDelivery(component: string, topic: string, processStatus: PubsubProcessStatus, status: PubsubProcessStatus, elapsedMs: number): void;
 }

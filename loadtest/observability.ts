@@ -132,7 +132,7 @@ async function main(): Promise<void> {
       writeFileSync(cfg, `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: bench\nspec:\n  tracing:\n    samplingRate: ${v.tracing}${otel}\n  metric:\n    enabled: ${v.metrics}\n`);
       const appId = `bench-${v.name}`;
       mkdirSync(join(home, 'none'), { recursive: true });
-      v.proc = spawnLogged(process.execPath, [CLI, 'sidecar', '--app-id', appId, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
+      v.proc = spawnLogged(process.execPath, [CLI, 'sidecar', '--app-id', appId, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
     }
     for (const v of variants) {
       // With --log-level warn the listening lines are not printed; read the registry entry instead.

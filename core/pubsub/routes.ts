@@ -32,7 +32,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
       });
       ok = true;
     } finally {
-      telemetry.recordPublish(pubsubName, topic, ok, performance.now() - started);
+      telemetry.recordPublish(pubsubName, topic, ok, performance.now() - started, telemetry.spanOf(ex.req));
     }
     ex.sendEmpty(204);
   };

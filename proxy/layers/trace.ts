@@ -26,8 +26,7 @@ export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
     // The socket is detached from the request once the response is done; keep it for the span.
     const socket = ex.req.socket;
     try {
-      // Only sampled requests carry their span into component calls (AsyncLocalStorage costs).
-      await (span.isRecording ? telemetry.runWithin(span, next, ex) : next(ex));
+      await next(ex);
     } catch (err) {
       span.recordError(err);
       throw err;
@@ -152,8 +151,7 @@ export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): L
     if (span.tracestate) headers.tracestate = span.tracestate;
     else delete headers.tracestate;
     try {
-      // Only sampled requests carry their span into component calls (AsyncLocalStorage costs).
-      await (span.isRecording ? telemetry.runWithin(span, next, ex) : next(ex));
+      await next(ex);
     } catch (err) {
       span.recordError(err);
       throw err;

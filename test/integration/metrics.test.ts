@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readEntries } from '../../proxy/naming/local-registry.js';
-import { CLI, eventually, startProcess, startSidecar, stopProcess, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
+import { CLI, eventually, startProcess, startSidecar as startSidecarOn, stopProcess, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
 import { prometheusAvailable, startPrometheus } from '../helpers/prometheus.js';
+
+// Several sidecars run at once: each takes a free gRPC port too.
+const startSidecar = (s: Parameters<typeof startSidecarOn>[0]): ReturnType<typeof startSidecarOn> => startSidecarOn({ ...s, args: [...(s.args ?? []), '--dapr-grpc-port', '0'] });
 
 const STATE = (dir: string): string => `apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -182,7 +185,7 @@ describe('structured logs', () => {
     const config = configFile('  tracing:\n    samplingRate: "1"\n');
     // At --log-level warn the sidecar prints no start-up line; find its port in the registry.
     const home = tempDir('bulwark-home-');
-    const proc = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'mx-log', '--dapr-http-port', '0', '--metrics-port', '0', '--config', config, '--log-as-json', '--enable-api-logging', '--log-level', 'warn'], { env: { BULWARK_HOME: home } });
+    const proc = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'mx-log', '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--config', config, '--log-as-json', '--enable-api-logging', '--log-level', 'warn'], { env: { BULWARK_HOME: home } });
     const entry = await eventually(() => readEntries(home).find((e) => e.appId === 'mx-log'));
     const sc = { url: `http://127.0.0.1:${entry.httpPort}`, output: proc.output };
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -38,7 +38,7 @@ function configFile(yaml: string): string {
 }
 
 async function sidecar(appId: string, config: string, opts: { home?: string; appPort?: number; resources?: Record<string, string> } = {}): Promise<SidecarProc> {
-  const args = ['--config', config];
+  const args = ['--config', config, '--dapr-grpc-port', '0'];
   if (opts.appPort) args.push('--app-port', String(opts.appPort));
   return startSidecar({ appId, args, ...(opts.home ? { home: opts.home } : {}), ...(opts.resources ? { resources: opts.resources } : {}) });
 }
@@ -93,7 +93,7 @@ describe('tracing on the HTTP API', () => {
     expect(failed.attributes['db.name']).toBe('nosuchstore');
   });
 
-  it('records state store calls as CLIENT child spans of the API span', async () => {
+  it('puts the state call on the API span as db.* attributes, as Dapr does', async () => {
     const otlp = await startOtlpReceiver();
     const dir = tempDir();
     const state = `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.sqlite\n  version: v1\n  metadata:\n  - name: connectionString\n    value: "${join(dir, 'state.db')}"\n`;
@@ -106,10 +106,8 @@ describe('tracing on the HTTP API', () => {
     expect(save.status).toBe(204);
     const apiSpan = save.headers.get('traceparent')!.split('-')[2]!;
     const api = await eventually(() => byId(otlp.spans, apiSpan));
-    expect(api.attributes).toMatchObject({ 'db.system': 'state', 'db.name': 'statestore', 'db.statement': 'POST /v1.0/state/statestore' });
-    const child = await eventually(() => otlp.spans.find((s) => s.parentSpanId === apiSpan));
-    expect(child).toMatchObject({ traceId: TRACE, kind: 'CLIENT', name: 'state/statestore/set', service: 'tr-state' });
-    expect(child.attributes).toMatchObject({ 'db.system': 'state', 'db.name': 'statestore', 'db.operation': 'set' });
+    expect(api).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'CLIENT', name: '/v1.0/state/statestore' });
+    expect(api.attributes).toMatchObject({ 'db.system': 'state', 'db.connection_string': 'state', 'db.name': 'statestore', 'db.statement': 'POST /v1.0/state/statestore' });
   });
 
   it('refuses an invalid baggage header with 400 and a plain-text reason', async () => {
@@ -173,7 +171,7 @@ describe('tracing across service invocation', () => {
   it('continues the client trace on the public fronting port with a SERVER span the app sees as parent', async () => {
     const otlp = await startOtlpReceiver();
     const app = await startApp();
-    const sc = await startSidecar({ appId: 'tr-front', args: ['--config', configFile(tracingConfig({ samplingRate: '1', otlp })), '--app-port', String(app.port), '--public-port', '0'] });
+    const sc = await startSidecar({ appId: 'tr-front', args: ['--config', configFile(tracingConfig({ samplingRate: '1', otlp })), '--app-port', String(app.port), '--public-port', '0', '--dapr-grpc-port', '0'] });
     const port = Number((await sc.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
     const res = await eventually(async () => {
       const r = await fetch(`http://127.0.0.1:${port}/front/1`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01`, baggage: 'k=v' } });
@@ -312,5 +310,9 @@ describe('tracing across publish and delivery', () => {
     expect(pub.attributes).toMatchObject({ 'messaging.system': 'pubsub', 'messaging.destination.name': 'orders' });
     expect(del).toMatchObject({ traceId: TRACE, parentSpanId: publishSpan, kind: 'CLIENT', name: 'pubsub/orders', service: 'tr-pub' });
     expect(del.attributes).toMatchObject({ 'messaging.system': 'pubsub', 'messaging.destination.name': 'orders' });
+    // The broker call itself is a CLIENT child of the publish span.
+    const broker = await eventually(() => otlp.spans.find((s) => s.parentSpanId === publishSpan && s.name === 'pubsub/pubsub/publish'));
+    expect(broker).toMatchObject({ traceId: TRACE, kind: 'CLIENT' });
+    expect(broker.attributes).toMatchObject({ 'db.system': 'pubsub', 'db.name': 'pubsub', 'db.operation': 'publish' });
   });
 });
