@@ -32,6 +32,7 @@ beforeAll(async () => {
   const jwks = JSON.stringify({ keys: [{ ...rsaJwk, kid: 'rsa1' }, { kty: 'oct', kid: 'sym1', k: b64u(oct.k32) }] });
   sidecar = await startSidecar({
     appId: 'crypto-app',
+    args: ['--dapr-grpc-port', '0'],
     resources: {
       'local.yaml': `apiVersion: dapr.io/v1alpha1
 kind: Component
