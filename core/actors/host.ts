@@ -144,14 +144,14 @@ export class ActorHost {
   }
 
   private async appCall(method: string, path: string, headers: Record<string, string | string[]>, body: Buffer | null, signal?: AbortSignal): Promise<CallResult> {
-    const timeout = AbortSignal.timeout(this.callTimeoutMs);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // The app must start answering within the call timeout (undici's headers timeout: no timer
+    // of our own per call); a policy's signal may end it sooner.
     try {
-      const res = await this.app.call({ method, path, headers, body, headersTimeout: this.callTimeoutMs, signal: both });
+      const res = await this.app.call({ method, path, headers, body, headersTimeout: this.callTimeoutMs, ...(signal ? { signal } : {}) });
       const buf = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body: buf };
     } catch (err) {
-      if (timeout.aborted) throw new DaprError('actorInvokeMethod', `error invoke actor method: app call ${method} ${path} timed out after ${this.callTimeoutMs}ms`, { cause: err });
+      if ((err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') throw new DaprError('actorInvokeMethod', `error invoke actor method: app call ${method} ${path} timed out after ${this.callTimeoutMs}ms`, { cause: err });
       throw err;
     }
   }
