@@ -93,7 +93,7 @@ async function mesh(appPort: number, mtls: boolean): Promise<Mesh> {
     const m = await start([CLI, 'sentry', '--port', '0'], { BULWARK_HOME: home }, /sentry listening on [^:]+:(\d+)/);
     flags = ['--enable-mtls', '--sentry-address', `127.0.0.1:${m[1]}`];
   }
-  const common = ['--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', resources, '--log-level', 'warn', ...flags];
+  const common = ['--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0', '--resources-path', resources, '--log-level', 'warn', ...flags];
   const env = { BULWARK_HOME: home };
   await start([CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
   const a = await start([CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);

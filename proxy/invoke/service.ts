@@ -3,7 +3,8 @@
 // (any client -> this app), name resolution and upstream pools, and their lifecycle.
 //
 // Inbound stacks, outermost first (one list per listener, built once):
-//   internal: rescue -> mtls identity (slot) -> aclLayer (slot) -> ...extra -> app channel
+//   internal: rescue -> mtls identity (slot) -> ...extra -> blocks' internal routes (actors),
+//             else aclLayer (slot) -> app channel
 //   public:   rescue -> aclLayer (slot) -> ...extra -> app channel
 // The security issue fills `mtls` (with TLS on the internal listener, a layer that turns the
 // peer certificate into the caller identity) and `aclLayer`; tracing and metrics layers go
@@ -135,12 +136,13 @@ export class InvocationService {
     const o = this.o;
     const sec = o.security ?? NO_SECURITY;
     const extra = o.inboundLayers ?? [];
-    const toApp = inboundHandler(this.delivery(), true);
+    // Access control covers service invocation only: actor calls between sidecars (the blocks'
+    // internal routes) are not subject to it, as in Dapr.
+    const toApp = stack(inboundHandler(this.delivery(), true), [sec.aclLayer]);
     const internalEnd = o.internalRoutes?.length ? new Router(o.internalRoutes, toApp).handle : toApp;
     const internalHandler = stack(internalEnd, [
       rescueLayer(o.logger), // outermost: every layer below may throw a DaprError
       sec.mtls, // who is calling (SPIFFE id from the peer certificate)
-      sec.aclLayer, // may this caller call this operation
       ...extra,
     ]);
     this.internal = new HttpListener(internalHandler, o.maxBodyBytes, sec.internalTls?.serverOptions());

@@ -11,6 +11,9 @@ import { CLI, startProcess, tempDir } from '../helpers/processes.js';
 import { certInit, foreignCa, svid } from '../helpers/security.js';
 import { writeFileSync } from 'node:fs';
 
+// The gRPC API listens on 50001 by default: every sidecar here takes a free port instead.
+const GRPC = ['--dapr-grpc-port', '0'];
+
 let home: string;
 let strict: Member;
 let strictPort: number;
@@ -37,8 +40,8 @@ beforeAll(async () => {
   strictPort = await freePort();
   openPort = await freePort();
   const tls = ['--public-tls-cert-file', file('front.crt'), '--public-tls-key-file', file('front.key')];
-  strict = await startMember('web', home, { args: ['--public-port', String(strictPort), ...tls, '--public-tls-client-ca-file', file('certs/ca.crt')] });
-  open = await startMember('site', home, { args: ['--public-port', String(openPort), ...tls] });
+  strict = await startMember('web', home, { args: ['--public-port', String(strictPort), ...tls, '--public-tls-client-ca-file', file('certs/ca.crt'), ...GRPC] });
+  open = await startMember('site', home, { args: ['--public-port', String(openPort), ...tls, ...GRPC] });
 }, 60_000);
 
 describe('HTTPS fronting', () => {

@@ -17,6 +17,9 @@ import { freePort, startMember, type Member } from '../helpers/mesh.js';
 import { CLI, startProcess, tempDir, writeFolder } from '../helpers/processes.js';
 import { anchors, certInit, directCall, foreignCa, startSentry, svid, type SentryProc } from '../helpers/security.js';
 
+// The gRPC API listens on 50001 by default: every sidecar here takes a free port instead.
+const GRPC = ['--dapr-grpc-port', '0'];
+
 const ACL = `apiVersion: dapr.io/v1alpha1
 kind: Configuration
 metadata:
@@ -54,8 +57,8 @@ beforeAll(async () => {
   const cfg = join(writeFolder({ 'bob.yaml': ACL }), 'bob.yaml');
   const mtls = ['--enable-mtls', '--sentry-address', sentry.address];
   // alice is given the anchors the way daprd takes them; bob finds them in BULWARK_HOME/certs.
-  alice = await startMember('alice', home, { args: mtls, env: { DAPR_TRUST_ANCHORS: trust, APP_API_TOKEN: 'alice-app-token' } });
-  bob = await startMember('bob', home, { args: [...mtls, '--config', cfg], env: { APP_API_TOKEN: 'bob-app-token' } });
+  alice = await startMember('alice', home, { args: [...mtls, ...GRPC], env: { DAPR_TRUST_ANCHORS: trust, APP_API_TOKEN: 'alice-app-token' } });
+  bob = await startMember('bob', home, { args: [...mtls, '--config', cfg, ...GRPC], env: { APP_API_TOKEN: 'bob-app-token' } });
 }, 60_000);
 
 
@@ -184,7 +187,7 @@ describe('upgrades over mutual TLS', () => {
 describe('other ways to turn mTLS on', () => {
   it('waits for a sentry that starts after the sidecar', async () => {
     const port = await freePort();
-    const frank = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'frank', '--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', writeFolder({}), '--enable-mtls', '--sentry-address', `127.0.0.1:${port}`], {
+    const frank = startProcess(process.execPath, [CLI, 'sidecar', '--app-id', 'frank', '--dapr-http-port', '0', '--metrics-port', '0', '--resources-path', writeFolder({}), '--enable-mtls', '--sentry-address', `127.0.0.1:${port}`, ...GRPC], {
       env: { BULWARK_HOME: home },
     });
     await frank.waitFor(/retrying/);
@@ -200,7 +203,7 @@ describe('other ways to turn mTLS on', () => {
       writeFolder({ 'erin.yaml': `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: erin\nspec:\n  mtls:\n    enabled: true\n    sentryAddress: ${sentry.address}\n` }),
       'erin.yaml',
     );
-    const erin = await startMember('erin', home, { args: ['--config', cfg] });
+    const erin = await startMember('erin', home, { args: ['--config', cfg, ...GRPC] });
     expect(erin.sidecar.output()).toMatch(/workload certificate spiffe:\/\/public\/ns\/default\/erin/);
     const r = await invoke(alice, 'erin', '/who');
     expect(r.status).toBe(200);
@@ -210,7 +213,7 @@ describe('other ways to turn mTLS on', () => {
 
   it('a sidecar given a workload SVID uses it without the sentry', async () => {
     const own = svid(ca, 'spiffe://public/ns/default/dave', { ttlMs: 3_600_000 });
-    const dave = await startMember('dave', home, { args: ['--enable-mtls', '--sentry-address', '127.0.0.1:1'], env: { DAPR_CERT_CHAIN: own.cert, DAPR_CERT_KEY: own.key } });
+    const dave = await startMember('dave', home, { args: ['--enable-mtls', '--sentry-address', '127.0.0.1:1', ...GRPC], env: { DAPR_CERT_CHAIN: own.cert, DAPR_CERT_KEY: own.key } });
     const r = await invoke(alice, 'dave', '/who');
     expect(r.status).toBe(200);
     expect((r.json.headers as Record<string, string>)['dapr-caller-spiffe-id']).toBe('spiffe://public/ns/default/alice');

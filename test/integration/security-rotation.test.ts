@@ -14,6 +14,9 @@ import { startMember, type Member } from '../helpers/mesh.js';
 import { tempDir } from '../helpers/processes.js';
 import { anchors, certInit, startSentry, svid } from '../helpers/security.js';
 
+// The gRPC API listens on 50001 by default: every sidecar here takes a free port instead.
+const GRPC = ['--dapr-grpc-port', '0'];
+
 const RUN_MS = 75_000;
 
 let ca: CertificateAuthority;
@@ -27,8 +30,8 @@ beforeAll(async () => {
   trust = anchors(home);
   const sentry = await startSentry(home, { workloadCertTTL: '60s' });
   const mtls = ['--enable-mtls', '--sentry-address', sentry.address];
-  alice = await startMember('alice', home, { args: mtls });
-  bob = await startMember('bob', home, { args: mtls });
+  alice = await startMember('alice', home, { args: [...mtls, ...GRPC] });
+  bob = await startMember('bob', home, { args: [...mtls, ...GRPC] });
 }, 60_000);
 
 function presentedCertificate(port: number): Promise<X509Certificate> {

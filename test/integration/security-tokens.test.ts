@@ -6,6 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startMember, type Member } from '../helpers/mesh.js';
 import { tempDir } from '../helpers/processes.js';
 
+// The gRPC API listens on 50001 by default: every sidecar here takes a free port instead.
+const GRPC = ['--dapr-grpc-port', '0'];
+
 const TOKEN = 'api-tok-9';
 let alice: Member;
 let bob: Member;
@@ -23,8 +26,8 @@ scopes: [${scopes}]
 beforeAll(async () => {
   const home = tempDir('bulwark-tokens-');
   const resources = { 'mine.yaml': scoped('mine', 'alice'), 'theirs.yaml': scoped('theirs', 'bob') };
-  alice = await startMember('alice', home, { env: { DAPR_API_TOKEN: TOKEN }, resources });
-  bob = await startMember('bob', home, { resources });
+  alice = await startMember('alice', home, { env: { DAPR_API_TOKEN: TOKEN }, resources, args: GRPC });
+  bob = await startMember('bob', home, { resources, args: GRPC });
 }, 60_000);
 
 async function status(path: string, method = 'GET', token?: string): Promise<number> {
