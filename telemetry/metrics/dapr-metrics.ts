@@ -15,12 +15,19 @@ interface ServerChildren {
   response: ReturnType<Counter<string>["labels"]> | undefined;
 }
 
+interface ClientChildren {
+  count: ReturnType<Counter<string>['labels']>;
+  latency: ReturnType<Histogram<string>['labels']>;
+  sent: ReturnType<Histogram<string>['labels']>;
+}
+
 type Labels = Record<string, string>;
 
 export class DaprMetrics {
   private readonly serverLabeler: PathLabeler;
   private readonly clientLabeler: PathLabeler;
   private readonly serverChildren = new Map<string, ServerChildren>();
+  private readonly clientChildren = new Map<string, ClientChildren>();
   private readonly ns: string;
 
   private readonly httpServerCount: Counter<string>;
@@ -159,9 +166,22 @@ export class DaprMetrics {
     const m = this.method(method);
     const path = this.clientLabeler.label(rawPath);
     const st = String(status);
-    this.httpClientCount.inc(this.labels('dapr_http_client_completed_count', { method: m, path, status: st }));
-    this.httpClientLatency.observe(this.labels('dapr_http_client_roundtrip_latency', { method: m, path, status: st }), Math.floor(elapsedMs));
-    this.httpClientSentBytes.observe(this.labels('dapr_http_client_sent_bytes', { method: m, path, status: '' }), sentBytes);
+    if (this.settings.rules.size > 0) {
+      this.httpClientCount.inc(this.labels('dapr_http_client_completed_count', { method: m, path, status: st }));
+      this.httpClientLatency.observe(this.labels('dapr_http_client_roundtrip_latency', { method: m, path, status: st }), Math.floor(elapsedMs));
+      this.httpClientSentBytes.observe(this.labels('dapr_http_client_sent_bytes', { method: m, path, status: '' }), sentBytes);
+    } else {
+      const key = `${m} ${st} ${path}`;
+      let c = this.clientChildren.get(key);
+      if (!c) {
+        const l = { method: m, path, status: st };
+        c = { count: this.httpClientCount.labels(l), latency: this.httpClientLatency.labels(l), sent: this.httpClientSentBytes.labels({ method: m, path, status: '' }) };
+        this.clientChildren.set(key, c);
+      }
+      c.count.inc();
+      c.latency.observe(Math.floor(elapsedMs));
+      c.sent.observe(sentBytes);
+    }
     this.httpClientReceivedBytes.observe(receivedBytes);
   }
 
