@@ -156,14 +156,21 @@ class MqttPubSub implements PubSub {
     const generation = this.generation;
     if (packet.qos === 1) {
       const messageId = packet.messageId;
-      this.tail = this.tail.then(() => this.onMessage(packet, generation, () => this.sendPuback(messageId)));
+      this.chain(() => this.onMessage(packet, generation, () => this.sendPuback(messageId)));
       done(ACK_DEFERRED);
     } else {
       // QoS 0 needs no ack; QoS 2 finishes its PUBREL/PUBCOMP exchange through `done`.
       const settle = packet.qos === 0 ? noop : done;
-      this.tail = this.tail.then(() => this.onMessage(packet, generation, settle));
+      this.chain(() => this.onMessage(packet, generation, settle));
       if (packet.qos === 0) done();
     }
+  }
+
+  /** Appends to the ordered handling chain; a failure is logged and never stops the chain. */
+  private chain(step: () => Promise<void>): void {
+    this.tail = this.tail.then(step).catch((err: unknown) => {
+      this.logger.warn(`${NAME}: handling a message failed`, { error: (err as Error)?.message });
+    });
   }
 
   private sendPuback(messageId: number | undefined): void {
@@ -206,7 +213,7 @@ class MqttPubSub implements PubSub {
       if (!topicMatches(filter, p.packet.topic)) continue;
       this.parked.delete(p);
       clearTimeout(p.timer);
-      this.tail = this.tail.then(() => this.onMessage(p.packet, p.generation, p.done));
+      this.chain(() => this.onMessage(p.packet, p.generation, p.done));
     }
   }
 
