@@ -6,6 +6,9 @@ import { ROOT, startSidecar, type SidecarProc } from './processes.js';
 
 export const ACTOR_APP = join(ROOT, 'test/fixtures/actor-app.mjs');
 
+/** Several sidecars run at once in these tests: none may take the default gRPC port. */
+export const NO_GRPC = ['--dapr-grpc-port', '0'];
+
 export function sqliteActorStore(file: string): string {
   return `apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -36,7 +39,7 @@ export async function startActorHost(s: ActorHostStart): Promise<SidecarProc> {
     appId: s.appId,
     home: s.home,
     resources: s.resources,
-    args: ['--app-port', '0', '--log-level', 'info', ...(s.args ?? [])],
+    args: ['--app-port', '0', '--log-level', 'info', ...NO_GRPC, ...(s.args ?? [])],
     app: [process.execPath, ACTOR_APP],
     env: s.env ?? {},
   });

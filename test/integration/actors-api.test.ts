@@ -2,7 +2,7 @@
 // second sidecar without an app (so every call crosses the internal listener to the owner).
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { callActor, readEvents, sqliteActorStore, startActorHost } from '../helpers/actors.js';
+import { callActor, readEvents, sqliteActorStore, startActorHost, NO_GRPC } from '../helpers/actors.js';
 import { eventually, startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
 
 let host: SidecarProc;
@@ -13,7 +13,7 @@ const events = join(dir, 'events.jsonl');
 beforeAll(async () => {
   const home = tempDir('bulwark-home-');
   host = await startActorHost({ appId: 'counter-app', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'actors.db')) }, env: { EVENTS_FILE: events, HOST_NAME: 'h1', IDLE_TIMEOUT: '2s' } });
-  client = await startSidecar({ appId: 'client', home, resources: {} });
+  client = await startSidecar({ appId: 'client', home, resources: {}, args: NO_GRPC });
 });
 
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { callActor, readEvents, sqliteActorStore, startActorHost, type ActorEvent } from '../helpers/actors.js';
+import { callActor, readEvents, sqliteActorStore, startActorHost, type ActorEvent, NO_GRPC } from '../helpers/actors.js';
 import { eventually, startSidecar, stopProcess, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
 import { serviceAvailable } from '../helpers/services.js';
 
@@ -99,7 +99,7 @@ for (const backend of BACKENDS) {
         const resources = { 'store.yaml': sqliteActorStore(join(dir, 'actors.db')) };
         const start = (name: string): Promise<SidecarProc> => startActorHost({ appId: 'placed', home: home(), resources, args, env: { EVENTS_FILE: events, HOST_NAME: name } });
         const hosts = await Promise.all(['h1', 'h2', 'h3'].map(start));
-        const client = await startSidecar({ appId: 'placed-client', home: env.sharedHome ? sharedHome : tempDir('bulwark-home-'), resources: {}, args: ['--log-level', 'info', ...args] });
+        const client = await startSidecar({ appId: 'placed-client', home: env.sharedHome ? sharedHome : tempDir('bulwark-home-'), resources: {}, args: ['--log-level', 'info', ...NO_GRPC, ...args] });
         // The client reads the table on its first call; the hosts follow it from the start.
         for (const p of hosts) await p.waitFor(/placement table v\d+: 3 host\(s\)/, 30_000);
 

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { ActorId, ActorProxyBuilder, CommunicationProtocolEnum, DaprClient } from '@dapr/dapr';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sqliteActorStore, startActorHost } from '../helpers/actors.js';
+import { sqliteActorStore, startActorHost, NO_GRPC } from '../helpers/actors.js';
 import { ROOT, startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
 
 // The proxy takes the actor type from the class name; the methods are whatever is called.
@@ -25,12 +25,12 @@ beforeAll(async () => {
     appId: 'sdk-actors',
     home,
     resources: { 'store.yaml': sqliteActorStore(join(dir, 'sdk.db')) },
-    args: ['--app-port', '0', '--log-level', 'info'],
+    args: ['--app-port', '0', '--log-level', 'info', ...NO_GRPC],
     app: [process.execPath, join(ROOT, 'test/fixtures/actor-sdk-app.mjs')],
   });
   await sdk.waitFor(/actors: joined placement/, 30_000);
   await startActorHost({ appId: 'plain-actors', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'plain.db')) } });
-  const caller: SidecarProc = await startSidecar({ appId: 'sdk-actor-caller', home, resources: {} });
+  const caller: SidecarProc = await startSidecar({ appId: 'sdk-actor-caller', home, resources: {}, args: NO_GRPC });
   client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(caller.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP });
 });
 

@@ -4,7 +4,7 @@
 // timeout when off.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { callActor, readEvents, sqliteActorStore, startActorHost } from '../helpers/actors.js';
+import { callActor, readEvents, sqliteActorStore, startActorHost, NO_GRPC } from '../helpers/actors.js';
 import { startSidecar, tempDir, type SidecarProc } from '../helpers/processes.js';
 
 const dir = tempDir('bulwark-turns-');
@@ -29,7 +29,7 @@ spec:
 beforeAll(async () => {
   const home = tempDir('bulwark-home-');
   host = await startActorHost({ appId: 'turns', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'actors.db')) }, env: { EVENTS_FILE: events, HOST_NAME: 'h1' } });
-  client = await startSidecar({ appId: 'turns-client', home, resources: {} });
+  client = await startSidecar({ appId: 'turns-client', home, resources: {}, args: NO_GRPC });
 });
 
 describe('turn-based calls', () => {
