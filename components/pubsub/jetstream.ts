@@ -339,13 +339,20 @@ class JetStreamSubscription {
     const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     const contentType = m.headers?.get('Content-Type') || undefined;
     const acks = this.s.ackPolicy !== AckPolicy.None;
+    let ok = true;
     try {
       await this.handler({ topic: this.topic, data, contentType, metadata });
     } catch {
-      if (acks) m.nak(this.s.nakDelay);
-      return;
+      ok = false;
     }
-    if (acks) m.ack();
+    if (!acks) return;
+    try {
+      if (ok) m.ack();
+      else m.nak(this.s.nakDelay);
+    } catch (err) {
+      // Connection gone: the server redelivers after ackWait.
+      this.logger.debug(`${NAME}: could not settle a message on "${this.topic}"`, { error: (err as Error).message });
+    }
   }
 
   async close(): Promise<void> {
