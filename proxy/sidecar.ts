@@ -29,6 +29,7 @@ import { baggageLayer } from './layers/baggage.js';
 import { errorCodeLayer, inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
 import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
+import { GrpcListener } from './listeners/grpc-server.js';
 import { HttpListener } from './listeners/http-server.js';
 import { announcedAddress } from './naming/host-address.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
@@ -55,6 +56,8 @@ export class Sidecar {
   private readonly startedAt = Date.now();
   /** Stops watching the resources folders for Resiliency changes. */
   private closeResiliency: () => void = () => undefined;
+  /** Stops the gRPC API listener. */
+  private closeGrpc: () => Promise<void> = async () => undefined;
 
   private constructor(
     readonly options: SidecarOptions,
@@ -228,6 +231,16 @@ export class Sidecar {
       await invocation.close();
       throw err;
     }
+    // The gRPC API: the blocks' gRPC services behind the same concerns as the HTTP API.
+    const grpc = new GrpcListener(Object.assign({}, ...blocks.map((b) => b.grpcServices ?? {})), { apiToken: options.apiToken, telemetry, logger, maxMessageBytes: options.maxBodyBytes });
+    let grpcPort: number;
+    try {
+      grpcPort = await grpc.listen(options.grpcPort, options.listenAddress);
+    } catch (err) {
+      await api.close(0);
+      await invocation.close();
+      throw err;
+    }
     let metricsServer: Server | undefined;
     let metricsPort = 0;
     if (telemetry.metrics) {
@@ -236,16 +249,19 @@ export class Sidecar {
       } catch (err) {
         await api.close(0);
         await invocation.close();
+        await grpc.close(0);
         throw err;
       }
     }
-    const ports: SidecarPorts = { http: httpPort, grpc: options.grpcPort, metrics: metricsPort, internal: invocation.ports.internal, ...(invocation.ports.public ? { public: invocation.ports.public } : {}) };
+    const ports: SidecarPorts = { http: httpPort, grpc: grpcPort, metrics: metricsPort, internal: invocation.ports.internal, ...(invocation.ports.public ? { public: invocation.ports.public } : {}) };
     const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation, telemetry);
     self = sidecar;
     sidecar.closeResiliency = resiliency.close;
+    sidecar.closeGrpc = () => grpc.close(Math.min(options.gracefulShutdownMs, 1000));
     sidecar.outboundReady = true;
     sidecar.register();
     logger.info(`HTTP API listening on ${options.listenAddress}:${httpPort}`);
+    logger.info(`gRPC API listening on ${options.listenAddress}:${grpcPort}`);
     logger.info(`internal (sidecar-to-sidecar) listening on ${options.listenAddress}:${ports.internal}${ports.public ? `; public fronting on ${options.listenAddress}:${ports.public}` : ''}`);
     for (const b of blocks) b.onPeersReady?.(invocation.peerClient());
     if (channel) {
@@ -354,7 +370,7 @@ export class Sidecar {
       this.logger.info(`shutting down (graceful timeout ${formatGoDuration(this.options.gracefulShutdownMs)})`);
       if (this.registryFile) removeEntry(this.registryFile);
       this.outboundReady = false;
-      await Promise.all([this.api.close(this.options.gracefulShutdownMs), this.invocation.close()]);
+      await Promise.all([this.api.close(this.options.gracefulShutdownMs), this.invocation.close(), this.closeGrpc()]);
       this.closeResiliency();
       for (const b of [...this.blocks].reverse()) {
         try {

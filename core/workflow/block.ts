@@ -1,0 +1,36 @@
+// The workflow building block: the engine over the actor state store, its HTTP management
+// routes, and the durabletask TaskHubSidecarService that the gRPC listener serves.
+import type { Block, BlockContext } from '../block.js';
+import { DaprError } from '../errors.js';
+import type { Route } from '../http.js';
+import { openActorStateStore } from '../state/actor-state.js';
+import { WorkflowEngine } from './engine.js';
+import { workflowRoutes } from './routes.js';
+import { InstanceStore } from './store.js';
+import { taskHubService } from './taskhub.js';
+
+export const TASK_HUB_SERVICE = 'TaskHubSidecarService';
+
+export async function workflowBlock(ctx: BlockContext): Promise<Block> {
+  const state = openActorStateStore(ctx);
+  if (!state) {
+    const missing = async (): Promise<void> => {
+      throw new DaprError('actorRuntimeNotFound', 'the state store is not configured to use the actor runtime. Have you set the - name: actorStateStore value: "true" in your state store component file?');
+    };
+    return {
+      name: 'workflow',
+      routes: workflowRoutes(new WorkflowEngine({ store: undefined as never, logger: ctx.logger, telemetry: ctx.telemetry })).map((r): Route => ({ ...r, handler: missing })),
+    };
+  }
+  const engine = new WorkflowEngine({ store: new InstanceStore(state, ctx.appId, ctx.namespace ?? 'default'), logger: ctx.logger, telemetry: ctx.telemetry });
+  await engine.recover();
+  return {
+    name: 'workflow',
+    routes: workflowRoutes(engine),
+    grpcServices: { [TASK_HUB_SERVICE]: taskHubService(engine, ctx.logger) },
+    metadata: (out) => {
+      out.workflows = { connectedWorkers: engine.connectedWorkers };
+    },
+    close: async () => engine.close(),
+  };
+}
