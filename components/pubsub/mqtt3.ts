@@ -203,7 +203,7 @@ class MqttPubSub implements PubSub {
       if (!this.parked.delete(p)) return;
       if (this.closed || this.generation !== p.generation) return;
       this.logger.warn(`${NAME}: dropping a message on "${p.packet.topic}": no subscription for it`);
-      p.done();
+      this.chain(async () => p.done());
     }, Math.max(0, (this.firstSubscribeAt ?? Date.now()) + UNCLAIMED_WAIT - Date.now()));
   }
 
