@@ -3,6 +3,7 @@ import type { BlockFactory } from '../core/block.js';
 import { bindingsBlock } from '../core/bindings/block.js';
 import { conversationBlock } from '../core/conversation/block.js';
 import { cryptoBlock } from '../core/crypto/block.js';
+import { jobsBlock } from '../core/jobs/block.js';
 import { configurationBlock } from '../core/configuration/block.js';
 import { lockBlock } from '../core/lock/block.js';
 import { pubsubBlock } from '../core/pubsub/block.js';
@@ -20,6 +21,7 @@ export const BLOCKS: readonly BlockFactory[] = [
   configurationBlock,
   cryptoBlock,
   conversationBlock,
+  jobsBlock,
   actorsBlock,
   workflowBlock,
 ];
