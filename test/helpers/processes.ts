@@ -123,7 +123,8 @@ export interface SidecarStart {
 /** Starts `bulwark run` (with an app) or `bulwark sidecar` and waits until its HTTP API listens. */
 export async function startSidecar(s: SidecarStart): Promise<SidecarProc> {
   const home = s.home ?? tempDir('bulwark-home-');
-  const args = [CLI, s.app ? 'run' : 'sidecar', '--app-id', s.appId, '--dapr-http-port', '0', '--metrics-port', '0'];
+  // Every port free by default (a later flag in `args` wins): gRPC's 50001 would collide between tests.
+  const args = [CLI, s.app ? 'run' : 'sidecar', '--app-id', s.appId, '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0'];
   if (!s.embeddedDefaults) args.push('--resources-path', writeFolder(s.resources ?? {}));
   args.push(...(s.args ?? []));
   if (s.app) args.push('--', ...s.app);
