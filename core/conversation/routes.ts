@@ -4,6 +4,7 @@ import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
 import type { ConversationResult } from './component.js';
 import { parseAlpha1, parseAlpha2 } from './request.js';
+import type { Telemetry } from '../telemetry.js';
 import type { ConversationService } from './service.js';
 
 async function bodyOf(ex: Exchange): Promise<Record<string, unknown>> {
@@ -44,7 +45,7 @@ function alpha1Body(contextId: string | undefined, r: ConversationResult): Recor
   return { ...(contextId ? { contextID: contextId } : {}), outputs: r.choices.map((c) => (c.content ? { result: c.content } : {})) };
 }
 
-export function conversationRoutes(service: ConversationService): Route[] {
+export function conversationRoutes(service: ConversationService, telemetry: Telemetry): Route[] {
   return [
     {
       method: 'POST',
@@ -54,7 +55,7 @@ export function conversationRoutes(service: ConversationService): Route[] {
         const name = ex.params.name!;
         service.model(name);
         const req = parseAlpha2(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha2Body(req.contextId, await service.converse(name, req)));
+        ex.sendJson(200, alpha2Body(req.contextId, await service.converse(name, req, telemetry.spanOf(ex.req))));
       },
     },
     {
@@ -65,7 +66,7 @@ export function conversationRoutes(service: ConversationService): Route[] {
         const name = ex.params.name!;
         service.model(name);
         const req = parseAlpha1(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha1Body(req.contextId, await service.converse(name, req)));
+        ex.sendJson(200, alpha1Body(req.contextId, await service.converse(name, req, telemetry.spanOf(ex.req))));
       },
     },
   ];

@@ -2,7 +2,7 @@
 // outbound policy and is recorded as Dapr's conversation component metric.
 import { DaprError } from '../errors.js';
 import type { PolicyProvider } from '../policy.js';
-import { timedComponentCall, type Telemetry } from '../telemetry.js';
+import type { Span, Telemetry } from '../telemetry.js';
 import type { ConversationModel, ConversationResult } from './component.js';
 import { scrubPii } from './pii.js';
 import type { ParsedRequest } from './request.js';
@@ -21,13 +21,15 @@ export class ConversationService {
     return m;
   }
 
-  async converse(name: string, req: ParsedRequest): Promise<ConversationResult> {
+  /** `parent` (the API span) gets a child span for the model call when sampled. */
+  async converse(name: string, req: ParsedRequest, parent?: Span): Promise<ConversationResult> {
     const model = this.model(name);
     const messages = req.messages.map((m, i) => (req.scrubInput[i] ? { ...m, content: scrubPii(m.content) } : m));
     let result: ConversationResult;
+    const started = performance.now();
+    let ok = false;
     try {
-      result = await timedComponentCall(this.telemetry, 'conversation', name, 'converse', () =>
-        this.policies.componentOutbound(name).run((signal) =>
+      result = await this.policies.componentOutbound(name).run((signal) =>
           model.converse(
             {
               messages,
@@ -40,11 +42,13 @@ export class ConversationService {
             },
             signal,
           ),
-        ),
       );
+      ok = true;
     } catch (err) {
       if (err instanceof DaprError) throw err;
       throw new DaprError('conversationInvoke', `failed conversing with component ${name}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      this.telemetry.recordComponent('conversation', name, 'converse', ok, performance.now() - started, parent);
     }
     if (req.scrubOutput) {
       for (const c of result.choices) {

@@ -5,9 +5,10 @@
 import { pipeline } from 'node:stream/promises';
 import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
+import type { Telemetry } from '../telemetry.js';
 import type { CryptoResult, CryptoService } from './service.js';
 
-export function cryptoRoutes(service: CryptoService): Route[] {
+export function cryptoRoutes(service: CryptoService, telemetry: Telemetry): Route[] {
   const subtle = async (): Promise<void> => {
     throw new DaprError('apiUnimplemented', 'subtle crypto API is not implemented');
   };
@@ -27,6 +28,7 @@ export function cryptoRoutes(service: CryptoService): Route[] {
             decryptionKeyName: ex.header('dapr-decryption-key-name'),
           },
           ex.req,
+          telemetry.spanOf(ex.req),
         );
         await send(ex, r);
       },
@@ -35,7 +37,7 @@ export function cryptoRoutes(service: CryptoService): Route[] {
       method: 'PUT',
       path: '/v1.0-alpha1/crypto/{name}/decrypt',
       group: 'crypto',
-      handler: async (ex) => send(ex, await service.decrypt(ex.params.name!, ex.header('dapr-key-name'), ex.req)),
+      handler: async (ex) => send(ex, await service.decrypt(ex.params.name!, ex.header('dapr-key-name'), ex.req, telemetry.spanOf(ex.req))),
     },
     { method: 'POST', path: '/v1.0-alpha1/subtlecrypto/{name}/{op}', group: 'subtlecrypto', handler: subtle },
   ];

@@ -5,9 +5,9 @@ import type { Readable } from 'node:stream';
 import { isTruthy } from '../../resources/decode.js';
 import { DaprError } from '../errors.js';
 import type { PolicyProvider } from '../policy.js';
-import { timedComponentCall, type Telemetry } from '../telemetry.js';
+import type { Span, Telemetry } from '../telemetry.js';
 import type { CryptoProvider } from './component.js';
-import { cipherName, createDecryptStream, createEncryptStream, keyAlgorithm, type Cipher, type KeyAlgorithm } from './scheme.js';
+import { cipherName, createDecryptStream, createEncryptStream, keyAlgorithm, type Cipher } from './scheme.js';
 import { Spool } from './spool.js';
 
 /** The whole output: in memory, or spooled to a temporary file when large. */
@@ -44,16 +44,21 @@ export class CryptoService {
     return p;
   }
 
-  private wrap(name: string, p: CryptoProvider, key: Buffer, alg: KeyAlgorithm, keyName: string): Promise<Buffer> {
-    return timedComponentCall(this.telemetry, 'crypto', name, 'wrapKey', () => this.policies.componentOutbound(name).run(() => p.wrapKey(key, alg, keyName)));
-  }
-
-  private unwrap(name: string, p: CryptoProvider, wrapped: Buffer, alg: KeyAlgorithm, keyName: string): Promise<Buffer> {
-    return timedComponentCall(this.telemetry, 'crypto', name, 'unwrapKey', () => this.policies.componentOutbound(name).run(() => p.unwrapKey(wrapped, alg, keyName)));
+  /** One provider call under the outbound policy, recorded as a crypto component metric (and child span of `parent`). */
+  private async call(name: string, operation: string, parent: Span | undefined, op: () => Promise<Buffer>): Promise<Buffer> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      const v = await this.policies.componentOutbound(name).run(op);
+      ok = true;
+      return v;
+    } finally {
+      this.telemetry.recordComponent('crypto', name, operation, ok, performance.now() - started, parent);
+    }
   }
 
   /** Encrypts `body` completely before answering; the result is a Buffer or a spooled stream. */
-  async encrypt(name: string, req: EncryptRequest, body: Readable): Promise<CryptoResult> {
+  async encrypt(name: string, req: EncryptRequest, body: Readable, parent?: Span): Promise<CryptoResult> {
     const p = this.provider(name);
     if (!req.keyName) throw new DaprError('badRequest', "missing header 'dapr-key-name'");
     if (!req.algorithm) throw new DaprError('badRequest', "missing header 'dapr-key-wrap-algorithm'");
@@ -70,16 +75,16 @@ export class CryptoService {
     const manifestKeyName = omit ? '' : req.decryptionKeyName || keyName;
     let enc;
     try {
-      enc = await createEncryptStream({ wrapKey: (k) => this.wrap(name, p, k, alg, keyName), algorithm: alg, cipher, manifestKeyName });
+      enc = await createEncryptStream({ wrapKey: (k) => this.call(name, 'wrapKey', parent, () => p.wrapKey(k, alg, keyName)), algorithm: alg, cipher, manifestKeyName });
     } catch (err) {
       throw failed(`failed to wrap the file key: ${(err as Error).message}`, err);
     }
     return this.run(body, enc);
   }
 
-  async decrypt(name: string, keyName: string | undefined, body: Readable): Promise<CryptoResult> {
+  async decrypt(name: string, keyName: string | undefined, body: Readable, parent?: Span): Promise<CryptoResult> {
     const p = this.provider(name);
-    const dec = createDecryptStream({ keyName: keyName ?? '', unwrapKey: (w, alg, k) => this.unwrap(name, p, w, alg, k) });
+    const dec = createDecryptStream({ keyName: keyName ?? '', unwrapKey: (w, alg, k) => this.call(name, 'unwrapKey', parent, () => p.unwrapKey(w, alg, k)) });
     return this.run(body, dec);
   }
 

@@ -1,6 +1,8 @@
 // The conversation API through a real sidecar: conversation.echo, and conversation.openai against
 // an OpenAI-compatible server on loopback (cache, OPENAI_MODEL, PII scrubbing, resiliency).
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type SidecarProc } from '../helpers/processes.js';
@@ -176,6 +178,15 @@ describe('conversation.openai against a loopback OpenAI-compatible server', () =
     expect(r.status).toBe(500);
     expect(r.json.errorCode).toBe('ERR_CONVERSATION_INVOKE');
     expect(r.json.message).toMatch(/^failed conversing with component llm-down: /);
+  });
+
+  it('records dapr_component_conversation_count per component and outcome', async () => {
+    const dir = join(sidecar.home, 'registry');
+    const entry = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.json'))!), 'utf8')) as { metricsPort: number };
+    const text = await (await fetch(`http://127.0.0.1:${entry.metricsPort}/metrics`)).text();
+    const lines = text.split('\n').filter((l) => l.startsWith('dapr_component_conversation_count{'));
+    expect(lines.some((l) => l.includes('component="llm"') && l.includes('success="true"'))).toBe(true);
+    expect(lines.some((l) => l.includes('component="llm-down"') && l.includes('success="false"'))).toBe(true);
   });
 
   it('lists the conversation components in metadata', async () => {
