@@ -32,6 +32,18 @@ describe('actor invocation (plain HTTP app)', () => {
     expect(st.status).toBe(200);
     expect(await st.text()).toBe('2');
     expect((await fetch(`${host.url}/v1.0/actors/Counter/c-1/state/nothing`)).status).toBe(204);
+    // c-1 is active on `host`: its sidecar takes transactions with ttlInSeconds and deletes.
+    const tx = await fetch(`${host.url}/v1.0/actors/Counter/c-1/state`, {
+      method: 'PUT',
+      body: JSON.stringify([
+        { operation: 'upsert', request: { key: 'note', value: { a: 1 }, metadata: { ttlInSeconds: '3600' } } },
+        { operation: 'delete', request: { key: 'nothing' } },
+      ]),
+    });
+    expect(tx.status).toBe(204);
+    const note = await fetch(`${host.url}/v1.0/actors/Counter/c-1/state/note`);
+    expect(await note.json()).toEqual({ a: 1 });
+    expect(note.headers.get('metadata.ttlexpiretime')).toBeTruthy();
   });
 
   it('hands ids percent-encoded to the app, forwards the query, stamps the caller', async () => {

@@ -2,8 +2,9 @@
 // (one BULWARK_HOME), in Redis and in PostgreSQL (a home per sidecar, so nothing is shared
 // but the store). Checks: every id is active on exactly one host (the app logs activations);
 // after a SIGKILL of one host its actors answer from the others within the lease, with their
-// state, while the others' actors stay where they were; a host that joins takes over some
-// actors, which the old host deactivates first.
+// state, while the others' actors stay where they were; reminders fire only on the owner and
+// follow the actors of the killed host; a host that joins takes over some actors, which the old
+// host deactivates first.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -119,6 +120,16 @@ for (const backend of BACKENDS) {
         let ev = readEvents(events);
         for (const id of ids) expect(ev.filter((e) => e.ev === 'activate' && e.id === id).map((e) => e.host), id).toEqual([servedBy.get(id)]);
 
+        // Reminders fire on the owner only, whichever sidecar created them.
+        const remIds = ['h1', 'h2', 'h3'].flatMap((h) => ids.filter((id) => servedBy.get(id) === h).slice(0, 3));
+        for (const id of remIds) {
+          const r = await fetch(`${hosts[0]!.url}/v1.0/actors/Counter/${id}/reminders/ping`, { method: 'POST', body: JSON.stringify({ dueTime: '0s', period: '1s' }) });
+          expect(r.status).toBe(204);
+        }
+        const remindersOf = (id: string): ActorEvent[] => readEvents(events).filter((e) => e.ev === 'reminder' && e.id === id);
+        await eventually(() => remIds.every((id) => remindersOf(id).length >= 2), 30_000);
+        for (const id of remIds) expect(new Set(remindersOf(id).map((e) => e.host))).toEqual(new Set([servedBy.get(id)]));
+
         // SIGKILL h3: no goodbye, its lease (or its pid) must run out.
         await stopProcess(hosts[2]!, 'SIGKILL');
         const after = new Map<string, string>();
@@ -137,6 +148,15 @@ for (const backend of BACKENDS) {
         for (const id of ids) {
           if (servedBy.get(id) === 'h3') expect(['h1', 'h2']).toContain(after.get(id));
           else expect(after.get(id), `${id} should not move`).toBe(servedBy.get(id));
+        }
+
+        // h3's reminders follow its actors to their new owners.
+        const killedAt = Date.now();
+        const moved3 = remIds.filter((id) => servedBy.get(id) === 'h3');
+        expect(moved3.length).toBeGreaterThan(0);
+        await eventually(() => moved3.every((id) => remindersOf(id).some((e) => e.at > killedAt && e.host === after.get(id))), 30_000);
+        for (const id of remIds) {
+          expect((await fetch(`${hosts[0]!.url}/v1.0/actors/Counter/${id}/reminders/ping`, { method: 'DELETE' })).status).toBe(204);
         }
 
         // A new host joins: the actors it wins are deactivated on their old host first.
