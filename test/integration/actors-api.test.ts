@@ -102,3 +102,20 @@ describe('actor invocation (plain HTTP app)', () => {
   });
 });
 
+
+describe('actor hosting without an actor state store', () => {
+  it('warns at start, fails state and reminder calls clearly, notes --placement-host-address as ignored', async () => {
+    const p = await startActorHost({ appId: 'no-store', home: tempDir('bulwark-home-'), resources: {}, args: ['--placement-host-address', 'localhost:50005'] });
+    expect(p.output()).toMatch(/no state store has metadata actorStateStore/);
+    expect(p.output()).toMatch(/--placement-host-address is accepted and ignored/);
+    // Method calls still work; state does not.
+    const r = await callActor(p, 'Counter', 'x', 'echo');
+    expect(r.status).toBe(200);
+    const st = await fetch(`${p.url}/v1.0/actors/Counter/x/state/k`);
+    expect(st.status).toBe(500);
+    expect(await st.json()).toMatchObject({ errorCode: 'ERR_ACTOR_STATE_GET', message: expect.stringContaining('actorStateStore') });
+    const rem = await fetch(`${p.url}/v1.0/actors/Counter/x/reminders/r`, { method: 'POST', body: '{}' });
+    expect(rem.status).toBe(500);
+    expect((await rem.json()).errorCode).toBe('ERR_ACTOR_REMINDER_CREATE');
+  });
+});
