@@ -10,7 +10,7 @@ export const jobsBlock: BlockFactory = (ctx) => {
   const errors = new JobErrors({ appID: ctx.appId, namespace: ctx.namespace ?? '' });
   const logger = ctx.logger.child({ block: 'jobs' });
   if (!store) logger.debug('jobs: no state store has actorStateStore: "true"; the jobs API will answer errors');
-  const service = new JobsService(store, ctx.appId, ctx.app, errors, logger);
+  const service = new JobsService(store, ctx.appId, ctx.app, errors, logger, ctx.telemetry);
   return {
     name: 'jobs',
     routes: jobsRoutes(service),

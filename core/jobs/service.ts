@@ -9,6 +9,7 @@ import type { AppCaller } from '../app.js';
 import type { Logger } from '../component.js';
 import { ETagError } from '../state/component.js';
 import type { StoreHandle } from '../state/store-handle.js';
+import type { Telemetry } from '../telemetry.js';
 import { firstTrigger, nextTrigger, retryDelay, type JobErrors, type JobSpec, type StoredJob } from './job.js';
 
 const LEASE_MS = 30_000;
@@ -29,6 +30,7 @@ export class JobsService {
     private readonly app: AppCaller | undefined,
     readonly errors: JobErrors,
     private readonly logger: Logger,
+    private readonly telemetry: Telemetry,
     private readonly pollMs = 500,
   ) {}
 
@@ -202,24 +204,32 @@ export class JobsService {
     void this.sync();
   }
 
-  /** POST /job/{name} with the data as JSON; 2xx and 404 count as done, as in Dapr. */
+  /** POST /job/{name} with the data as JSON (in a new trace); 2xx and 404 count as done, as in Dapr. */
   private async deliver(job: StoredJob): Promise<boolean> {
     const name = job.spec.name;
+    const span = this.telemetry.startSpan(`job/${name}`, 'client');
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (span.traceparent) headers.traceparent = span.traceparent;
+    if (span.tracestate) headers.tracestate = span.tracestate;
     try {
       const res = await this.app!.call({
         method: 'POST',
         path: `/job/${encodeURIComponent(name)}`,
-        headers: { 'content-type': 'application/json' },
+        headers,
         body: job.spec.data === undefined ? '' : JSON.stringify(job.spec.data),
         headersTimeout: LEASE_MS / 2,
       });
       await res.body.dump();
+      span.setHttpStatus(res.statusCode);
       if ((res.statusCode >= 200 && res.statusCode < 300) || res.statusCode === 404) return true;
       this.logger.warn(`jobs: the app answered ${res.statusCode} to job ${name}`);
       return false;
     } catch (err) {
+      span.recordError(err);
       this.logger.warn(`jobs: delivering job ${name} failed: ${(err as Error).message}`);
       return false;
+    } finally {
+      span.end();
     }
   }
 
