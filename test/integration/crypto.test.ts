@@ -5,8 +5,10 @@ import { createReadStream, createWriteStream, readFileSync, statSync, writeFileS
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
 
 const b64u = (b: Buffer): string => b.toString('base64url');
@@ -16,6 +18,12 @@ const oct = { k16: randomBytes(16), k24: randomBytes(24), k32: randomBytes(32) }
 
 let sidecar: SidecarProc;
 let keysDir: string;
+let jwksServer: Server;
+let jwksFetches = 0;
+
+afterAll(async () => {
+  await new Promise<void>((r) => jwksServer.close(() => r()));
+});
 
 beforeAll(async () => {
   keysDir = writeFolder({
@@ -30,6 +38,12 @@ beforeAll(async () => {
   writeFileSync(join(keysDir, 'raw256'), oct.k32);
   writeFileSync(join(keysDir, '..', 'outside.json'), JSON.stringify({ kty: 'oct', k: b64u(oct.k32) }));
   const jwks = JSON.stringify({ keys: [{ ...rsaJwk, kid: 'rsa1' }, { kty: 'oct', kid: 'sym1', k: b64u(oct.k32) }] });
+  jwksServer = createServer((_req, res) => {
+    jwksFetches++;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [{ kty: 'oct', kid: 'remote1', k: b64u(oct.k32) }] }));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
   sidecar = await startSidecar({
     appId: 'crypto-app',
     args: ['--dapr-grpc-port', '0'],
@@ -44,6 +58,19 @@ spec:
   metadata:
   - name: path
     value: "${keysDir}"
+`,
+      'jwks-url.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: remotekeys
+spec:
+  type: crypto.dapr.jwks
+  version: v1
+  metadata:
+  - name: jwks
+    value: "http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json"
+  - name: minRefreshInterval
+    value: "1h"
 `,
       'jwks.yaml': `apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -80,6 +107,7 @@ describe('crypto round trips', () => {
     ['localkeys', 'rsa.json', 'rsa'],
     ['jwkskeys', 'rsa1', 'RSA-OAEP-256'],
     ['jwkskeys', 'sym1', 'A256KW'],
+    ['remotekeys', 'remote1', 'A256KW'],
   ];
   for (const [comp, key, alg] of cases) {
     for (const cipher of ['aes-gcm', 'chacha20-poly1305']) {
@@ -114,6 +142,15 @@ describe('crypto round trips', () => {
     expect(JSON.parse(without.body.toString()).errorCode).toBe('ERR_CRYPTO');
     const dec = await decrypt('localkeys', enc.body, { 'dapr-key-name': 'aes256.json' });
     expect(dec.body.toString()).toBe('quiet');
+  });
+
+  it('fetches a JWKS URL once, and a document wrapped with one provider decrypts with another holding the same key', async () => {
+    const enc = await encrypt('remotekeys', Buffer.from('shared'), { 'dapr-key-name': 'remote1', 'dapr-key-wrap-algorithm': 'A256KW' });
+    const dec = await decrypt('localkeys', enc.body, { 'dapr-key-name': 'aes256.json' });
+    expect(dec.body.toString()).toBe('shared');
+    const unknown = await encrypt('remotekeys', Buffer.from('x'), { 'dapr-key-name': 'nope', 'dapr-key-wrap-algorithm': 'A256KW' });
+    expect(unknown.status).toBe(500);
+    expect(jwksFetches).toBe(1);
   });
 
   it('encrypts and decrypts an empty body', async () => {
