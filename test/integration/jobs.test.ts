@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startSidecar, stopProcess, tempDir, type SidecarProc } from '../helpers/processes.js';
+import { serviceAvailable } from '../helpers/services.js';
 
 interface Delivery {
   app: string;
@@ -164,4 +165,34 @@ describe('jobs triggers', () => {
     await eventually(async () => (await call(a, 'GET', '/v1.0/jobs/dropped')).status === 500, 20_000);
     expect(of('dropped')).toHaveLength(1);
   }, 30_000);
+});
+
+const redisUp = await serviceAvailable('redis');
+describe.skipIf(!redisUp)('jobs in a Redis state store', () => {
+  it('two sidecars deliver each @every 1s trigger once', async () => {
+    const appId = `jobs-redis-${process.pid}-${Date.now()}`;
+    const redis = {
+      'state.yaml': `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: "127.0.0.1:6379"
+  - name: actorStateStore
+    value: "true"
+`,
+    };
+    const start = (port: number): Promise<SidecarProc> => startSidecar({ appId, resources: redis, args: ['--app-port', String(port), '--dapr-grpc-port', '0'] });
+    const [x, y] = await Promise.all([start(portA), start(portB)]);
+    expect((await call(x, 'POST', '/v1.0/jobs/redis-tick', { schedule: '@every 1s', data: 1 })).status).toBe(204);
+    await eventually(() => of('redis-tick').length >= 4, 20_000);
+    const ticks = of('redis-tick');
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i]!.at - ticks[i - 1]!.at, `delivery ${i}`).toBeGreaterThan(500);
+    expect((await call(y, 'DELETE', '/v1.0/jobs/redis-tick')).status).toBe(204);
+    await Promise.all([stopProcess(x), stopProcess(y)]);
+  }, 40_000);
 });
