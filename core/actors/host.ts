@@ -73,7 +73,7 @@ export class ActorHost {
 
   constructor(
     private readonly app: AppCaller,
-    private readonly hosted: HostedActors,
+    private hosted: HostedActors,
     private readonly logger: Logger,
     /** Upper bound of one app call (a Resiliency timeout may be shorter). */
     private readonly callTimeoutMs: number,
@@ -83,6 +83,12 @@ export class ActorHost {
     const every = Math.max(100, Math.min(1_000, Math.floor(smallest / 4)));
     this.scan = setInterval(() => this.deactivateIdle(), every);
     this.scan.unref();
+  }
+
+  /** The app's config changed: actors of types it no longer hosts are deactivated. */
+  setHosted(hosted: HostedActors): void {
+    this.hosted = hosted;
+    for (const a of [...this.active.values()]) if (!hosted.byType.has(a.type)) void this.deactivate(a.type, a.id, 'type no longer hosted');
   }
 
   isHosted(type: string): boolean {

@@ -116,8 +116,9 @@ export class Reminders {
 
   /** Starts polling the hosted types. */
   start(types: readonly string[]): void {
+    const running = this.types.length > 0;
     this.types = types;
-    if (types.length === 0) return;
+    if (running || types.length === 0) return this.kick();
     const tick = (): void => {
       this.poll = setTimeout(() => void this.sync().finally(() => !this.closed && tick()), this.pollMs);
       this.poll.unref();

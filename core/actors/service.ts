@@ -24,6 +24,7 @@ export class ActorsService {
   peers: PeerClient | undefined;
   readonly state: ActorStateStore | undefined;
   status: 'INITIALIZING' | 'RUNNING' | 'DISABLED' = 'INITIALIZING';
+  private healthWatch: NodeJS.Timeout | undefined;
   private hosted: HostedActors = { types: [], byType: new Map() };
   private readonly logger: Logger;
 
@@ -50,17 +51,8 @@ export class ActorsService {
     this.placement = this.placementFactory(peers.self);
   }
 
-  /** Reads /dapr/config, starts hosting, joins placement, starts reminders. */
+  /** Reads /dapr/config, starts hosting, joins placement, starts reminders; again when the app turns healthy. */
   async start(): Promise<void> {
-    const app = this.ctx.app;
-    if (app) this.hosted = await this.discover();
-    if (this.hosted.types.length > 0 && !this.state) {
-      this.logger.warn('actors: the app hosts actor types but no state store has metadata actorStateStore: "true"; actor state and reminders will fail');
-    }
-    if (app && this.hosted.types.length > 0) {
-      this.host = new ActorHost(app, this.hosted, this.logger, this.callTimeoutMs);
-      this.logger.info(`actors: hosting ${this.hosted.types.join(', ')}`);
-    }
     const placement = this.placement;
     if (!placement) {
       this.status = 'DISABLED';
@@ -70,16 +62,52 @@ export class ActorsService {
       this.host?.rebalance((t, id) => placement.lookup(t, id) === 'local');
       this.reminders?.kick();
     });
-    await placement.start(this.host ? this.hosted.types : []);
+    await this.apply(this.ctx.app ? await this.discover() : this.hosted, placement);
+    this.status = 'RUNNING';
+    this.watchHealth(placement);
+  }
+
+  private async apply(hosted: HostedActors, placement: ActorPlacement): Promise<void> {
+    const app = this.ctx.app;
+    this.hosted = hosted;
+    if (hosted.types.length > 0 && !this.state) {
+      this.logger.warn('actors: the app hosts actor types but no state store has metadata actorStateStore: "true"; actor state and reminders will fail');
+    }
+    if (app && hosted.types.length > 0) {
+      if (this.host) this.host.setHosted(hosted);
+      else this.host = new ActorHost(app, hosted, this.logger, this.callTimeoutMs);
+      this.logger.info(`actors: hosting ${hosted.types.join(', ')}`);
+    } else {
+      this.host?.setHosted(hosted);
+    }
+    await placement.start(this.host ? hosted.types : []);
     if (this.host && this.state) {
       const host = this.host;
-      this.reminders = new Reminders(this.state.handle, this.logger, {
+      this.reminders ??= new Reminders(this.state.handle, this.logger, {
         owns: (t, id) => placement.lookup(t, id) === 'local',
         fire: (r) => this.fireReminder(host, r),
       });
-      this.reminders.start(this.hosted.types);
+      this.reminders.start(hosted.types);
     }
-    this.status = 'RUNNING';
+  }
+
+  /** Dapr reads /dapr/config again when the app becomes healthy: its actor types may have changed. */
+  private watchHealth(placement: ActorPlacement): void {
+    const app = this.ctx.app;
+    if (!app) return;
+    let healthy = app.isHealthy;
+    this.healthWatch = setInterval(() => {
+      const now = app.isHealthy;
+      if (now && !healthy) {
+        void this.discover().then((h) => {
+          if (JSON.stringify([h.types, [...h.byType]]) === JSON.stringify([this.hosted.types, [...this.hosted.byType]])) return;
+          this.logger.info('actors: the app became healthy with a different actor configuration');
+          return this.apply(h, placement);
+        }).catch((err: Error) => this.logger.warn(`actors: re-reading /dapr/config failed: ${err.message}`));
+      }
+      healthy = now;
+    }, 500);
+    this.healthWatch.unref();
   }
 
   private async discover(): Promise<HostedActors> {
@@ -179,6 +207,7 @@ export class ActorsService {
   }
 
   async close(): Promise<void> {
+    if (this.healthWatch) clearInterval(this.healthWatch);
     this.reminders?.close();
     await this.placement?.close().catch((err: Error) => this.logger.warn(`actors: leaving placement failed: ${err.message}`));
     await this.host?.close();

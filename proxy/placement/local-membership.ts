@@ -23,7 +23,6 @@ export class LocalMembership implements MembershipStore {
   }
 
   async announce(self: Member): Promise<void> {
-    if (this.file) return;
     mkdirSync(this.dir, { recursive: true });
     this.file = join(this.dir, `${encodeURIComponent(self.id)}.${process.pid}.json`);
     const row: Row = { member: self, pid: process.pid, version: Date.now() };

@@ -44,14 +44,21 @@ export class Placement implements ActorPlacement {
     return this.store.leaseMs + 3 * this.store.refreshMs + 3_000;
   }
 
+  /** Joins with `types`; called again (the app's config changed) it updates or withdraws the row. */
   async start(types: readonly string[]): Promise<void> {
     this.self = { ...this.self, types: [...types] };
     if (types.length > 0) {
       await this.store.announce(this.self);
-      this.joined = true;
       this.logger.info(`actors: joined placement (${this.store.name}) as ${this.self.id} hosting ${types.join(', ')}`);
-      if (this.store.leaseMs > 0) this.every(Math.max(100, Math.floor(this.store.leaseMs / 3)), () => this.store.announce(this.self));
+      if (!this.joined && this.store.leaseMs > 0) this.every(Math.max(100, Math.floor(this.store.leaseMs / 3)), () => (this.joined ? this.store.announce(this.self) : Promise.resolve()));
+      const first = !this.joined;
+      this.joined = true;
       await this.watch();
+      if (!first) await this.refresh();
+    } else if (this.joined) {
+      this.joined = false;
+      await this.store.withdraw(this.self);
+      await this.refresh();
     }
   }
 

@@ -119,3 +119,19 @@ describe('actor hosting without an actor state store', () => {
     expect((await rem.json()).errorCode).toBe('ERR_ACTOR_REMINDER_CREATE');
   });
 });
+
+describe('actor hosting discovery', () => {
+  it('reads /dapr/config again when the app becomes healthy', async () => {
+    const p = await startActorHost({
+      appId: 'late-actors',
+      home: tempDir('bulwark-home-'),
+      resources: { 'store.yaml': sqliteActorStore(join(dir, 'late.db')) },
+      args: ['--enable-app-health-check', '--app-health-check-path', '/healthz', '--app-health-probe-interval', '1', '--app-health-threshold', '1'],
+      env: { HEALTHY_AFTER_MS: '3000' },
+    });
+    expect(p.output()).toMatch(/became healthy with a different actor configuration/);
+    const r = await callActor(p, 'Counter', 'late-1', 'increment');
+    expect(r.status, r.text).toBe(200);
+    expect(JSON.parse(r.text).count).toBe(1);
+  });
+});
