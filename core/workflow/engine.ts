@@ -66,6 +66,9 @@ interface InFlight {
 }
 
 const NOT_REGISTERED_RETRY_MS = 5_000;
+// Work items a worker holds at once. The JS SDK runs 10 and queues 100, and drops what comes
+// beyond that: the sidecar keeps the rest and hands it out as the worker answers.
+const MAX_OUTSTANDING_PER_WORKER = 64;
 const MAX_TIMEOUT_MS = 2_147_000_000;
 
 export interface EngineOptions {
@@ -84,7 +87,9 @@ export class WorkflowEngine {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private workers: Worker[] = [];
+  private readonly outstanding = new Map<Worker, number>();
   private next = 0;
+  private pumping = false;
   private closed = false;
   private readonly store: InstanceStore;
   private readonly logger: Logger;
@@ -129,16 +134,45 @@ export class WorkflowEngine {
 
   addWorker(w: Worker): void {
     this.workers.push(w);
-    for (const id of [...this.waitingOrchestrations]) {
+    this.outstanding.set(w, 0);
+    this.pump();
+  }
+
+  /** Hands waiting work to workers with room. */
+  private pump(): void {
+    while (this.waitingActivities.length > 0 && this.hasRoom()) {
+      const a = this.waitingActivities.shift()!;
+      this.dispatchActivity(a.id, a.taskId);
+    }
+    for (const id of this.waitingOrchestrations) {
+      if (!this.hasRoom()) break;
       this.waitingOrchestrations.delete(id);
       this.kick(id);
     }
-    for (const a of this.waitingActivities.splice(0)) this.dispatchActivity(a.id, a.taskId);
+  }
+
+  private hasRoom(): boolean {
+    for (const n of this.outstanding.values()) if (n < MAX_OUTSTANDING_PER_WORKER) return true;
+    return false;
+  }
+
+  private release(w: Worker): void {
+    const n = this.outstanding.get(w);
+    if (n === undefined) return;
+    this.outstanding.set(w, Math.max(0, n - 1));
+    if (!this.pumping) {
+      this.pumping = true;
+      queueMicrotask(() => {
+        this.pumping = false;
+        this.pump();
+      });
+    }
   }
 
   /** A worker went away: what it held is handed to another worker. */
   removeWorker(w: Worker): void {
     this.workers = this.workers.filter((x) => x !== w);
+    this.outstanding.delete(w);
     for (const [id, f] of [...this.inflight]) {
       if (f.worker !== w) continue;
       this.inflight.delete(id);
@@ -155,9 +189,16 @@ export class WorkflowEngine {
   }
 
   private pickWorker(): Worker | undefined {
-    if (this.workers.length === 0) return undefined;
-    this.next = (this.next + 1) % this.workers.length;
-    return this.workers[this.next];
+    for (let i = 0; i < this.workers.length; i++) {
+      this.next = (this.next + 1) % this.workers.length;
+      const w = this.workers[this.next]!;
+      const n = this.outstanding.get(w) ?? 0;
+      if (n < MAX_OUTSTANDING_PER_WORKER) {
+        this.outstanding.set(w, n + 1);
+        return w;
+      }
+    }
+    return undefined;
   }
 
   // ---- client operations ----
@@ -225,11 +266,15 @@ export class WorkflowEngine {
     const rec = this.must(id);
     await this.locked(id, async () => {
       if (isTerminal(rec.status)) return;
-      this.inflight.get(id)?.span.end();
+      const f = this.inflight.get(id);
+      if (f) {
+        f.span.end();
+        this.release(f.worker);
+      }
       this.inflight.delete(id);
       this.waitingOrchestrations.delete(id);
       this.clearTimers(rec);
-      for (const t of Object.keys(rec.activities)) this.activityHolders.delete(`${id}#${t}`);
+      for (const t of Object.keys(rec.activities)) this.dropActivity(`${id}#${t}`);
       rec.activities = {};
       rec.inbox = [];
       rec.history.push(event('executionTerminated', { input: sv(output), recurse: true }));
@@ -313,6 +358,7 @@ export class WorkflowEngine {
       const rec = this.recs.get(id);
       if (!f || !rec || (worker && f.worker !== worker)) throw new WorkflowError('notHeld', `no orchestration work item for instance '${id}' is outstanding`);
       this.inflight.delete(id);
+      this.release(f.worker);
       const actions = res.actions ?? [];
       const complete = actions.find((a) => a.completeOrchestration)?.completeOrchestration;
       if (complete && statusName(complete.orchestrationStatus) === 'FAILED' && complete.failureDetails?.errorType === 'OrchestratorNotRegisteredError') {
@@ -370,7 +416,6 @@ export class WorkflowEngine {
           effects.push(() => this.reportToParent(rec));
         }
       }
-      rec.history.push(event('orchestratorCompleted', {}));
       if (rec.status === 'FAILED' && rec.failure) f.span.recordError(new Error(rec.failure.errorMessage));
       f.span.end();
       await this.commit(rec);
@@ -389,7 +434,7 @@ export class WorkflowEngine {
       if (!rec || !rec.activities[res.taskId] || (worker && holder && holder.worker !== worker)) {
         throw new WorkflowError('notHeld', `no activity task ${res.taskId} of instance '${id}' is outstanding`);
       }
-      this.activityHolders.delete(key);
+      this.dropActivity(key);
       delete rec.activities[res.taskId];
       if (res.failureDetails) {
         holder?.span.recordError(new Error(res.failureDetails.errorMessage));
@@ -443,6 +488,13 @@ export class WorkflowEngine {
         newEvents,
       },
     });
+  }
+
+  private dropActivity(key: string): void {
+    const h = this.activityHolders.get(key);
+    if (!h) return;
+    this.activityHolders.delete(key);
+    this.release(h.worker);
   }
 
   private dispatchActivity(id: string, taskId: number): void {
@@ -510,7 +562,7 @@ export class WorkflowEngine {
 
   private continueAsNew(rec: InstanceRecord, input: string | undefined, carryover: HistoryEvent[]): void {
     this.clearTimers(rec);
-    for (const t of Object.keys(rec.activities)) this.activityHolders.delete(`${rec.id}#${t}`);
+    for (const t of Object.keys(rec.activities)) this.dropActivity(`${rec.id}#${t}`);
     const pendingEvents = rec.inbox.filter((e) => typeOf(e) === 'eventRaised');
     rec.executionId = randomUUID();
     rec.input = input;
@@ -588,6 +640,8 @@ export class WorkflowEngine {
     const rec = this.recs.get(id);
     if (rec) this.clearTimers(rec);
     this.recs.delete(id);
+    const f = this.inflight.get(id);
+    if (f) this.release(f.worker);
     this.inflight.delete(id);
     this.notify(id);
   }
