@@ -2,21 +2,12 @@
 // and DaprWorkflowClient in the test, both on a real sidecar's gRPC port; the HTTP management
 // API on the same instances.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DaprWorkflowClient, WorkflowRuntimeStatus } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteActorStore } from '../helpers/actors.js';
+import { freePort } from '../helpers/ports.js';
 import { ROOT, eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let sidecar: SidecarProc;
 let app: Proc;
