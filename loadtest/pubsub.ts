@@ -3,6 +3,7 @@
 // broker (the broker component used in-process, no sidecars), in the same run.
 //
 //   npx tsc -p . && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
+//                                                [--profile DIR]   (CPU profiles of both sidecars)
 //
 // Latency is measured from just before the publish call to the moment the app (or the direct
 // subscriber) receives the message; both sides run in this process, so clocks agree.
@@ -13,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { ComponentContext, Logger } from '../core/component.js';
 import type { PubSub } from '../core/pubsub/component.js';
@@ -27,6 +28,8 @@ interface Args {
   broker: 'sqlite' | 'redis';
   messages: number;
   concurrency: number;
+  /** --cpu-prof-dir for the two sidecars (their profiles are written when they stop). */
+  profile: string | undefined;
 }
 
 function parse(argv: string[]): Args {
@@ -36,7 +39,8 @@ function parse(argv: string[]): Args {
   };
   const broker = get('broker', 'sqlite');
   if (broker !== 'sqlite' && broker !== 'redis') throw new Error('--broker must be sqlite or redis');
-  return { broker, messages: Number(get('messages', '5000')), concurrency: Number(get('concurrency', '32')) };
+  const profile = get('profile', '');
+  return { broker, messages: Number(get('messages', '5000')), concurrency: Number(get('concurrency', '32')), profile: profile ? resolve(profile) : undefined };
 }
 
 interface Result {
@@ -44,12 +48,30 @@ interface Result {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU time per message, µs: the broker processes' (the sidecars', or this process's for direct). */
+  cpuUs: number;
+  cpuNote: string;
 }
 
-function summarize(latencies: number[], seconds: number): Result {
+function summarize(latencies: number[], seconds: number, cpuUs: number, cpuNote: string): Result {
   const s = [...latencies].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-  return { seconds, perSecond: latencies.length / seconds, p50: q(0.5), p99: q(0.99) };
+  return { seconds, perSecond: latencies.length / seconds, p50: q(0.5), p99: q(0.99), cpuUs, cpuNote };
+}
+
+/** User + system CPU seconds a child has used (Linux /proc; 0 elsewhere). */
+function cpuOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 function metadataFor(a: Args, dir: string, topicSuffix: string): Record<string, string> {
@@ -87,21 +109,23 @@ async function direct(a: Args, dir: string, topic: string): Promise<Result> {
     if (latencies.length === a.messages) done();
   });
   const t0 = performance.now();
+  const cpu0 = selfCpu();
   await drive(a.messages, a.concurrency, async (i) => {
     sent[i] = performance.now();
     await pub.publish({ topic, data: Buffer.from(String(i)), metadata: {} });
   });
   await finished;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = selfCpu() - cpu0;
   await handle.close();
   await pub.close?.();
   await sub.close?.();
-  return summarize(latencies, seconds);
+  return summarize(latencies, seconds, (cpu * 1e6) / a.messages, 'whole process: publisher, broker client, subscriber');
 }
 
-function startSidecarProcess(args: string[], home: string): Promise<{ child: ChildProcess; port: number }> {
+function startSidecarProcess(args: string[], home: string, profile: string | undefined): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--dapr-http-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, ...args, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -134,6 +158,12 @@ async function throughSidecars(a: Args, dir: string, topic: string): Promise<Res
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ pubsubname: 'pubsub', topic, route: '/in' }]));
       return;
     }
+    if (req.url !== '/in') {
+      // /dapr/config, health probes and the like: nothing the benchmark needs.
+      req.resume();
+      res.writeHead(404).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -146,8 +176,8 @@ async function throughSidecars(a: Args, dir: string, topic: string): Promise<Res
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   const appPort = (app.address() as AddressInfo).port;
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-home-'));
-  const sub = await startSidecarProcess(['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home);
-  const pub = await startSidecarProcess(['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home);
+  const sub = await startSidecarProcess(['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
+  const pub = await startSidecarProcess(['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
   try {
     const subPool = new Pool(`http://127.0.0.1:${sub.port}`);
     for (;;) {
@@ -159,6 +189,8 @@ async function throughSidecars(a: Args, dir: string, topic: string): Promise<Res
     await subPool.close();
     const pool = new Pool(`http://127.0.0.1:${pub.port}`, { connections: a.concurrency });
     const t0 = performance.now();
+    const cpuPub0 = cpuOf(pub.child.pid);
+    const cpuSub0 = cpuOf(sub.child.pid);
     await drive(a.messages, a.concurrency, async (i) => {
       sent[i] = performance.now();
       const r = await pool.request({ method: 'POST', path: `/v1.0/publish/pubsub/${topic}`, headers: { 'content-type': 'application/json' }, body: String(i) });
@@ -169,15 +201,22 @@ async function throughSidecars(a: Args, dir: string, topic: string): Promise<Res
     await finished;
     console.log(`  (sidecars: all publishes answered after ${published.toFixed(2)} s)`);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuPub = cpuOf(pub.child.pid) - cpuPub0;
+    const cpuSub = cpuOf(sub.child.pid) - cpuSub0;
     await pool.close();
-    return summarize(latencies, seconds);
+    const us = (x: number): string => ((x * 1e6) / a.messages).toFixed(0);
+    return summarize(latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `both sidecars: publisher ${us(cpuPub)} + subscriber ${us(cpuSub)}`);
   } finally {
-    for (const p of [pub, sub]) p.child.kill('SIGTERM');
+    await Promise.all([pub, sub].map((p) => new Promise<void>((r) => {
+      p.child.once('exit', () => r());
+      p.child.kill('SIGTERM');
+    })));
     await new Promise<void>((r) => app.close(() => r()));
   }
 }
 
-const fmt = (r: Result): string => `${r.perSecond.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   (${r.seconds.toFixed(2)} s)`;
+const fmt = (r: Result): string =>
+  `${r.perSecond.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(1).padStart(7)} ms   p99 ${r.p99.toFixed(1).padStart(7)} ms   (${r.seconds.toFixed(2)} s)   CPU ${r.cpuUs.toFixed(0)} µs/msg (${r.cpuNote})`;
 
 async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
