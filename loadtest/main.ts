@@ -202,7 +202,7 @@ spec:
         mkdirSync(home, { recursive: true });
         const resources = this.resources();
         const flags = flavour === 'mtls' ? await this.sentryFlags(home) : [];
-        const args = [CLI, 'sidecar', '--app-id', appId, '--dapr-http-port', '0', '--metrics-port', '0', '--public-port', '0', '--resources-path', resources, '--config', join(this.dir, 'config.yaml'), '--log-level', 'warn', ...flags];
+        const args = [CLI, 'sidecar', '--app-id', appId, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0', '--public-port', '0', '--resources-path', resources, '--config', join(this.dir, 'config.yaml'), '--log-level', 'warn', ...flags];
         if (appPort !== undefined) args.push('--app-port', String(appPort));
         const r = start(`sidecar ${key}`, process.execPath, [...cpuProfFlags(key), ...args], { BULWARK_HOME: home });
         const entry = await waitEntry(home, appId, r);

@@ -136,24 +136,25 @@ export class AppChannel implements AppCaller {
 
   /** A request to the app; the body of the response is streamed to the caller. */
   async request(req: AppRequest): Promise<Dispatcher.ResponseData> {
-    await this.acquire();
+    // No limit (the default): no slot to wait for or give back, and no per-request listener.
+    const limited = this.opts.maxConcurrency > 0;
+    if (limited) await this.acquire();
     try {
       const headers = req.headers as Record<string, string | string[]> | undefined;
-      const withToken = this.opts.appApiToken ? { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } : headers;
       const started = this.opts.metrics ? performance.now() : 0;
       let res: Dispatcher.ResponseData;
       try {
-        res = await this.pool.request({ ...req, headers: withToken });
+        res = await this.pool.request(this.opts.appApiToken ? { ...req, headers: { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } } : req);
       } catch (err) {
         // A transport failure is recorded as 500, as Dapr does.
         this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), 500, performance.now() - started, sentBytes(headers), 0);
         throw err;
       }
       this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), res.statusCode, performance.now() - started, sentBytes(headers), Number(res.headers['content-length'] ?? 0) || 0);
-      res.body.once('close', () => this.release());
+      if (limited) res.body.once('close', () => this.release());
       return res;
     } catch (err) {
-      this.release();
+      if (limited) this.release();
       throw err;
     }
   }

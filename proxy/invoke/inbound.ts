@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { DaprError } from '../../core/errors.js';
 import type { PolicyProvider } from '../../core/policy.js';
 import type { Exchange, Handler } from '../../core/http.js';
-import type { AppChannel } from '../app-channel.js';
+import type { AppChannel, AppRequest } from '../app-channel.js';
 import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
 import { HEADER, hasBody, inboundHeaders } from './headers.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
@@ -38,7 +38,9 @@ export async function requestApp(
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   try {
-    return (await channel.request({ method: ex.req.method as 'GET', path, headers, body, ...(signal ? { signal } : {}) })) as unknown as UpstreamResponse;
+    const req: AppRequest = { method: ex.req.method as 'GET', path, headers, body };
+    if (signal) req.signal = signal;
+    return (await channel.request(req)) as unknown as UpstreamResponse;
   } catch (err) {
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }

@@ -40,19 +40,28 @@ export class HttpListener {
         return;
       }
       this.inFlight++;
-      res.once('close', () => {
-        if (--this.inFlight === 0) this.drained?.();
-      });
-      handler(new Exchange(req, res, this.maxBodyBytes)).catch((err: unknown) => {
-        // The rescue layer answers errors; this only guards against a failure inside it.
-        if (!res.headersSent) res.writeHead(500).end();
-        else res.destroy(err as Error);
-      });
+      // Shared listener (no closure per request): a response emits 'close' once.
+      res.on('close', this.onResponseClose);
+      void this.serve(handler, new Exchange(req, res, this.maxBodyBytes));
     };
     this.server = tls ? createTlsServer({ ...options, ...tls, handshakeTimeout: L.tlsHandshakeTimeoutMs }, onRequest) : createServer(options, onRequest);
     // One more than the limit is parsed so that going over it can be refused, not truncated.
     this.server.maxHeadersCount = L.maxHeaders + 1;
     this.server.headersTimeout = L.headersTimeoutMs;
+  }
+
+  private readonly onResponseClose = (): void => {
+    if (--this.inFlight === 0) this.drained?.();
+  };
+
+  private async serve(handler: Handler, ex: Exchange): Promise<void> {
+    try {
+      await handler(ex);
+    } catch (err) {
+      // The rescue layer answers errors; this only guards against a failure inside it.
+      if (!ex.res.headersSent) ex.res.writeHead(500).end();
+      else ex.res.destroy(err as Error);
+    }
   }
 
   /** Listens and returns the bound port; `flag` names the option in the error if it is taken. */

@@ -1,0 +1,94 @@
+// A/B of two builds of the sidecar on one path, interleaved (A B A B ...), for optimisation
+// notes: req/s at max load (wrk, or the in-process closed loop) and, less noisy on a shared
+// machine, the sidecars' CPU time per request.
+//
+//   cp -r dist /tmp/base/dist && ln -s $PWD/node_modules /tmp/base/node_modules   # the "before"
+//   node dist/loadtest/ab.js --base /tmp/base/dist/cli/main.js [--path front|invoke|state-get] [--rounds 4] [--duration 3]
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closedLoop, findWrk, httpFire, wrkRun, type HttpRequestSpec } from './generator.js';
+import { CLI, cpuSeconds, start, stopAll, waitEntry, waitFor } from './procs.js';
+
+const get = (n: string, d: string): string => {
+  const i = process.argv.indexOf(`--${n}`);
+  return i >= 0 ? process.argv[i + 1]! : d;
+};
+const base = get('base', '');
+const path = get('path', 'front');
+const rounds = Number(get('rounds', '4'));
+const duration = Number(get('duration', '3'));
+const connections = Number(get('connections', '50'));
+if (!base) throw new Error('--base <other build>/dist/cli/main.js');
+
+const dir = mkdtempSync(join(tmpdir(), 'bulwark-ab-'));
+const res = join(dir, 'resources');
+mkdirSync(res);
+writeFileSync(join(res, 'r.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: ab\nspec:\n  policies:\n    timeouts:\n      general: 10s\n    retries:\n      quick:\n        policy: constant\n        duration: 10ms\n        maxRetries: 2\n  targets:\n    apps:\n      ab-app:\n        timeout: general\n        retry: quick\n`);
+writeFileSync(join(res, 's.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: "127.0.0.1:6379"\n`);
+writeFileSync(join(dir, 'config.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: ab\nspec:\n  tracing:\n    samplingRate: "0"\n  metric:\n    enabled: true\n`);
+const app = start('app', process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok'); }); }).listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`]);
+const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
+
+interface Side { name: string; origin: string; pids: number[]; req: HttpRequestSpec; cpu: number; ok: number; secs: number; tput: number[] }
+
+async function side(name: string, cli: string): Promise<Side> {
+  const home = join(dir, name);
+  mkdirSync(home);
+  const common = ['--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0', '--public-port', '0', '--resources-path', res, '--config', join(dir, 'config.yaml'), '--log-level', 'warn'];
+  const callee = start(`${name} callee`, process.execPath, [cli, 'sidecar', '--app-id', 'ab-app', '--app-port', String(appPort), ...common], { BULWARK_HOME: home });
+  const ce = await waitEntry(home, 'ab-app', callee);
+  const pids = [callee.child.pid!];
+  let origin = `http://127.0.0.1:${ce.publicPort}`;
+  let req: HttpRequestSpec = { method: 'GET', path: '/x', expect: 200 };
+  if (path === 'invoke') {
+    const caller = start(`${name} caller`, process.execPath, [cli, 'sidecar', '--app-id', 'ab-caller', ...common], { BULWARK_HOME: home });
+    const e = await waitEntry(home, 'ab-caller', caller);
+    pids.push(caller.child.pid!);
+    origin = `http://127.0.0.1:${e.httpPort}`;
+    req = { method: 'GET', path: '/v1.0/invoke/ab-app/method/x', expect: 200 };
+  } else if (path === 'state-get') {
+    origin = `http://127.0.0.1:${ce.httpPort}`;
+    await fetch(`${origin}/v1.0/state/statestore`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ key: 'ab', value: { n: 1 } }]) });
+    req = { method: 'GET', path: '/v1.0/state/statestore/ab', expect: 200 };
+  }
+  return { name, origin, pids, req, cpu: 0, ok: 0, secs: 0, tput: [] };
+}
+
+try {
+  // Start order matters on a busy machine (measured: the first sidecar started ran faster with
+  // identical code), so the sides are started alternately by round parity of --seed and both
+  // orders should be run; see README.
+  const reverse = process.argv.includes('--b-first');
+  const sides = reverse ? [await side('B-new', CLI), await side('A-base', base)].reverse() : [await side('A-base', base), await side('B-new', CLI)];
+  const wrk = await findWrk();
+  for (const s of sides) {
+    const h = httpFire(s.origin, s.req, 16);
+    await closedLoop(h.fire, 16, 3);
+    await h.close();
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+      const c0 = s.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+      const out = wrk ? await wrkRun(wrk, s.origin + s.req.path, s.req, connections, duration, join(dir, 'ab.lua')) : await (async () => {
+        const h = httpFire(s.origin, s.req, connections);
+        const x = await closedLoop(h.fire, connections, duration);
+        await h.close();
+        return x;
+      })();
+      s.cpu += s.pids.reduce((a, p) => a + cpuSeconds(p), 0) - c0;
+      s.ok += out.ok;
+      s.secs += out.seconds;
+      s.tput.push(out.ok / out.seconds);
+      if (out.errors) console.log(`  ${s.name}: ${out.errors} errors`);
+      process.stderr.write(`round ${r + 1}/${rounds} ${s.name} ${(out.ok / out.seconds).toFixed(0)} req/s\n`);
+    }
+  }
+  const [a, b] = sides as [Side, Side];
+  const us = (s: Side): number => (s.cpu / s.ok) * 1e6;
+  console.log(`\n${path}: ${rounds} interleaved rounds x ${duration}s, ${connections} connections (${wrk ? 'wrk' : 'node closed loop'})`);
+  for (const s of sides) console.log(`${s.name.padEnd(8)} ${(s.ok / s.secs).toFixed(0).padStart(7)} req/s  [${s.tput.map((x) => x.toFixed(0)).join(' ')}]  sidecar CPU ${us(s).toFixed(0)} µs/req`);
+  console.log(`B/A: throughput ${((b.ok / b.secs) / (a.ok / a.secs)).toFixed(2)}x, CPU per request ${(us(b) / us(a)).toFixed(2)}x`);
+} finally {
+  await stopAll();
+}
