@@ -7,10 +7,11 @@
 // stream's PEL: a claimed message is leased to one sidecar until it is acknowledged. A lease
 // ends when processingTimeout passes or when its owner stops heartbeating (a kill -9), and the
 // message is then claimed again; a rejected message is offered again after redeliverDelay.
-// Sidecars poll the file (pollInterval); publishes in the same process wake subscribers at once.
+// Publishes in the same process wake subscribers at once; other processes' commits wake them
+// through a watch on the WAL file, and polling (pollInterval) is the fallback.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
 import type { MessageHandler, PublishRequest, PubSub, ReceivedMessage, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
@@ -68,6 +69,8 @@ interface Row {
 }
 
 const GC_EVERY_MS = 30_000;
+/** Messages in flight per subscription unless `concurrency` says otherwise. */
+const DEFAULT_CONCURRENCY = 100;
 
 export class SqlitePubSub implements PubSub {
   readonly features: readonly string[] = [];
@@ -77,6 +80,7 @@ export class SqlitePubSub implements PubSub {
   private readonly consumers = new Set<Consumer>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly gc: NodeJS.Timeout;
+  private readonly doorbell: FSWatcher | undefined;
   private closed = false;
   readonly stmts;
 
@@ -101,7 +105,7 @@ export class SqlitePubSub implements PubSub {
          ORDER BY seq LIMIT ?`,
       ).pluck(),
       takeOver: db.prepare('UPDATE pubsub_pending SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE group_id = ? AND topic = ? AND seq = ?'),
-      fresh: db.prepare('SELECT seq FROM pubsub_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
+      fresh: db.prepare('SELECT seq, data, content_type, metadata, expires_at FROM pubsub_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?'),
       anyFresh: db.prepare('SELECT EXISTS (SELECT 1 FROM pubsub_messages WHERE topic = ? AND seq > (SELECT cursor FROM pubsub_groups WHERE topic = ? AND group_id = ?))').pluck(),
       anyStale: db.prepare(
         `SELECT EXISTS (SELECT 1 FROM pubsub_pending WHERE group_id = ? AND topic = ?
@@ -120,6 +124,27 @@ export class SqlitePubSub implements PubSub {
     this.gc = setInterval(() => this.collect(), GC_EVERY_MS);
     this.gc.unref();
     this.collect();
+    this.doorbell = this.watchWal();
+  }
+
+  /**
+   * Every commit, from any process, writes the WAL file: watching it (inotify on Linux) wakes
+   * idle subscribers when another sidecar publishes, so polling is only the fallback.
+   */
+  private watchWal(): FSWatcher | undefined {
+    try {
+      const w = watch(`${this.opts.file}-wal`, { persistent: false }, () => {
+        for (const c of this.consumers) c.wake();
+      });
+      w.on('error', (err) => {
+        this.logger.debug(`sqlite pubsub: watching the WAL file stopped, polling only: ${err.message}`);
+        w.close();
+      });
+      return w;
+    } catch (err) {
+      this.logger.debug(`sqlite pubsub: cannot watch the WAL file, polling only: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private beat(): void {
@@ -211,43 +236,46 @@ export class SqlitePubSub implements PubSub {
     };
   }
 
-  /** Leases up to `max` messages for `group` (stale leases first, then new ones), in one transaction. */
-  claim(topic: string, group: string, max: number, skip: ReadonlySet<number>): ReceivedRow[] {
+  /**
+   * Leases up to `max` messages for `group` (stale leases first, then new ones) in one
+   * transaction; new messages are read with their bodies in the same query.
+   */
+  claim(topic: string, group: string, max: number, skip: ReadonlySet<number>): Row[] {
     const now = Date.now();
     const lease = now + this.opts.processingTimeoutMs;
     const aliveSince = now - this.opts.heartbeatMs * 5;
     // A read (no write lock in WAL mode) first: idle polling must not queue on the write lock
     // that every sidecar on the machine shares.
     if (!this.stmts.anyFresh.get(topic, topic, group) && !this.stmts.anyStale.get(group, topic, now, aliveSince)) return [];
-    const seqs = this.db.transaction((): number[] => {
-      const out: number[] = [];
+    const rows = this.db.transaction((): Row[] => {
+      const out: Row[] = [];
       const stale = this.stmts.stale.all(group, topic, now, aliveSince, max + skip.size) as number[];
       for (const seq of stale) {
         if (out.length >= max) break;
         if (skip.has(seq)) continue;
         this.stmts.takeOver.run(this.owner, lease, group, topic, seq);
-        out.push(seq);
+        const row = this.stmts.message.get(seq) as Row | undefined;
+        if (row) out.push(row);
+        else this.stmts.ack.run(group, topic, seq);
       }
       if (out.length < max) {
         const cursor = this.stmts.cursor.get(topic, group) as number | undefined;
-        const fresh = this.stmts.fresh.all(topic, cursor ?? 0, max - out.length) as number[];
-        for (const seq of fresh) {
-          this.stmts.addPending.run(group, topic, seq, this.owner, lease);
-          out.push(seq);
+        const fresh = this.stmts.fresh.all(topic, cursor ?? 0, max - out.length) as Row[];
+        for (const row of fresh) {
+          this.stmts.addPending.run(group, topic, row.seq, this.owner, lease);
+          out.push(row);
         }
-        if (fresh.length > 0) this.stmts.setCursor.run(fresh[fresh.length - 1], topic, group);
+        if (fresh.length > 0) this.stmts.setCursor.run(fresh[fresh.length - 1]!.seq, topic, group);
       }
       return out;
     }).immediate();
-    const rows: ReceivedRow[] = [];
-    for (const seq of seqs) {
-      const row = this.stmts.message.get(seq) as Row | undefined;
-      if (!row || (row.expires_at !== null && row.expires_at < now)) {
-        this.stmts.ack.run(group, topic, seq);
-        continue;
-      }
-      rows.push({ seq, row });
+    // Expired while stored: never handed out (acknowledged away in the next ack batch).
+    let n = 0;
+    for (const row of rows) {
+      if (row.expires_at !== null && row.expires_at < now) this.ack(topic, group, row.seq);
+      else rows[n++] = row;
     }
+    rows.length = n;
     return rows;
   }
 
@@ -293,6 +321,7 @@ export class SqlitePubSub implements PubSub {
     this.flushPublishes();
     clearInterval(this.heartbeat);
     clearInterval(this.gc);
+    this.doorbell?.close();
     // Leaving releases this process's leases at once: they belong to a consumer that is gone.
     try {
       this.stmts.leave.run(this.owner);
@@ -310,16 +339,16 @@ interface PendingPublish {
   reject: (err: unknown) => void;
 }
 
-interface ReceivedRow {
-  seq: number;
-  row: Row;
-}
-
 const STOP_WAIT_MS = 5000;
 
-/** One subscription's delivery loop: keeps up to `concurrency` messages in flight. */
+/**
+ * One subscription's delivery loop: keeps up to `concurrency` messages in flight. Slots freed by
+ * acks are refilled in batches (one claim transaction per quarter of the window), not one claim
+ * per ack, so a busy subscription costs few write transactions on the shared file.
+ */
 class Consumer {
   private readonly inFlight = new Set<number>();
+  private readonly refillAt: number;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private stopped = false;
@@ -330,7 +359,9 @@ class Consumer {
     readonly topic: string,
     private readonly group: string,
     private readonly handler: MessageHandler,
-  ) {}
+  ) {
+    this.refillAt = Math.max(1, Math.floor(broker.opts.concurrency / 4));
+  }
 
   kick(): void {
     if (this.stopped || this.immediate) return;
@@ -342,10 +373,15 @@ class Consumer {
     });
   }
 
+  /** Something was committed to the file: claim now if waiting for the next poll. */
+  wake(): void {
+    if (this.timer) this.kick();
+  }
+
   private tick(): void {
     if (this.stopped || this.broker.isClosed) return;
     const room = this.broker.opts.concurrency - this.inFlight.size;
-    let claimed: ReceivedRow[] = [];
+    let claimed: Row[] = [];
     if (room > 0) {
       try {
         claimed = this.broker.claim(this.topic, this.group, room, this.inFlight);
@@ -354,19 +390,25 @@ class Consumer {
       }
       for (const r of claimed) this.dispatch(r);
     }
-    if (claimed.length > 0 && claimed.length === room) this.kick();
-    else if (!this.immediate) this.timer = setTimeout(() => this.tick(), this.broker.opts.pollIntervalMs);
+    if (claimed.length > 0 && claimed.length === room) {
+      // The window is full; the next claim happens when enough of it has been acknowledged.
+      return;
+    }
+    if (this.inFlight.size === 0 || claimed.length === 0) this.timer = setTimeout(() => this.tick(), this.broker.opts.pollIntervalMs);
   }
 
-  private dispatch({ seq, row }: ReceivedRow): void {
+  private dispatch(row: Row): void {
+    const seq = row.seq;
     this.inFlight.add(seq);
     let metadata: Record<string, string> = {};
     try {
-      if (row.metadata) metadata = JSON.parse(row.metadata) as Record<string, string>;
+      if (row.metadata && row.metadata !== '{}') metadata = JSON.parse(row.metadata) as Record<string, string>;
     } catch {
       metadata = {};
     }
-    const msg: ReceivedMessage = { topic: this.topic, data: row.data, metadata, ...(row.content_type ? { contentType: row.content_type } : {}) };
+    const msg: ReceivedMessage = row.content_type
+      ? { topic: this.topic, data: row.data, metadata, contentType: row.content_type }
+      : { topic: this.topic, data: row.data, metadata };
     this.handler(msg).then(
       () => this.settle(seq, true),
       () => this.settle(seq, false),
@@ -385,7 +427,7 @@ class Consumer {
       if (this.inFlight.size === 0) this.idle?.();
       return;
     }
-    this.kick();
+    if (this.broker.opts.concurrency - this.inFlight.size >= this.refillAt) this.kick();
   }
 
   /** Stops claiming; waits a little for messages in flight so they are acked, not redelivered. */
@@ -430,7 +472,7 @@ export function sqlitePubSubOptions(ctx: Pick<ComponentContext, 'metadata' | 'ho
     processingTimeoutMs: duration(md, 'processingTimeout', 60_000) || 60_000,
     redeliverDelayMs: duration(md, 'redeliverDelay', 1000),
     pollIntervalMs: Math.max(5, duration(md, 'pollInterval', 50)),
-    concurrency: positiveInt(md, 'concurrency', 10),
+    concurrency: positiveInt(md, 'concurrency', DEFAULT_CONCURRENCY),
     retentionMs: duration(md, 'retentionPeriod', 24 * 3_600_000) || 24 * 3_600_000,
     heartbeatMs: 1000,
   };
