@@ -379,8 +379,18 @@ function targetsFor(s: string, f: Fixture, a: Args): Target[] {
       return [direct, nginx, httpTarget(f, a, 'bulwark invoke (2 hops)', 'invoke', INVOKE)];
     case 'invoke-mtls':
       return [direct, nginx, httpTarget(f, a, 'bulwark invoke (2 hops, mTLS)', 'invoke-mtls', INVOKE)];
-    case 'state-get':
-      return [redisTarget('ioredis HMGET (direct)', (r) => r.hmget('bench-app||bench-key', 'data', 'version'), a.connections), httpTarget(f, a, 'bulwark state get', 'api', STATE_GET)];
+    case 'state-get': {
+      const get = httpTarget(f, a, 'bulwark state get', 'api', STATE_GET);
+      const open = get.fire.bind(get);
+      // The key must exist (a missing key answers 204): save it once through the sidecar.
+      get.fire = async () => {
+        const e = await f.endpoint('api');
+        const r = await fetch(`${e.origin}${STATE_SAVE.path}`, { method: 'POST', headers: STATE_SAVE.headers!, body: STATE_SAVE.body! });
+        await r.arrayBuffer();
+        return open();
+      };
+      return [redisTarget('ioredis HMGET (direct)', (r) => r.hmget('bench-app||bench-key', 'data', 'version'), a.connections), get];
+    }
     case 'state-save':
       return [redisTarget('ioredis HSET (direct)', (r) => r.hset('bench-direct||bench-key', 'data', '{"n":1,"s":"hello"}', 'version', '1'), a.connections), httpTarget(f, a, 'bulwark state save', 'api', STATE_SAVE)];
     default:
