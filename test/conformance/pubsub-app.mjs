@@ -65,4 +65,4 @@ const server = createServer((req, res) => {
   });
 });
 
-server.listen(port, '127.0.0.1', () => console.log(`pubsub test app listening on ${port}`));
+server.listen(port, '127.0.0.1', () => console.log(`pubsub test app listening on ${server.address().port}`));

@@ -3,7 +3,6 @@
 // entry says what it can do; flows it cannot support (e.g. two processes on an in-process bus)
 // are not run for it, and the reason is in its entry.
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, ROOT, startProcess, startSidecar, stopProcess, tempDir, type SidecarProc } from '../helpers/processes.js';
@@ -89,17 +88,6 @@ spec:
   version: v1
   metadata:${md === '[]' ? ' []' : md}
 `;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 // App ids are unique per run: several runs may share a broker, and MQTT allows one connection
@@ -550,10 +538,10 @@ spec:
     it.skipIf(!broker.durable || !broker.crossProcess)('loses nothing when the subscriber\'s sidecar is killed (SIGKILL) mid-stream', async () => {
       const topic = uniqueTopic('kill');
       const total = 1000;
-      const appPort = await freePort();
       const subs = [{ pubsubname: 'pubsub', topic, route: '/k' }];
-      const app = startProcess(process.execPath, [APP], { env: { APP_PORT: String(appPort), SUBSCRIPTIONS: JSON.stringify(subs), BEHAVIOR: JSON.stringify({ '/k': { delayMs: 2 } }) } });
-      await app.waitFor(/listening/);
+      // The app binds port 0 and says which port it got (a port picked beforehand may be taken meanwhile).
+      const app = startProcess(process.execPath, [APP], { env: { APP_PORT: '0', SUBSCRIPTIONS: JSON.stringify(subs), BEHAVIOR: JSON.stringify({ '/k': { delayMs: 2 } }) } });
+      const appPort = Number((await app.waitFor(/listening on (\d+)/))[1]);
       const appUrl = `http://127.0.0.1:${appPort}`;
       const sidecarArgs = { appId: appId('killed-sub'), resources, args: ['--app-port', String(appPort)] };
       let sidecar = await startSidecar(sidecarArgs);
