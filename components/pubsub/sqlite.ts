@@ -390,11 +390,13 @@ class Consumer {
       }
       for (const r of claimed) this.dispatch(r);
     }
-    if (claimed.length > 0 && claimed.length === room) {
+    if (room <= 0 || claimed.length === room) {
       // The window is full; the next claim happens when enough of it has been acknowledged.
       return;
     }
-    if (this.inFlight.size === 0 || claimed.length === 0) this.timer = setTimeout(() => this.tick(), this.broker.opts.pollIntervalMs);
+    // Room left: look again after pollInterval (or sooner, on a commit or an ack), even while
+    // slow handlers keep a few messages in flight.
+    this.timer = setTimeout(() => this.tick(), this.broker.opts.pollIntervalMs);
   }
 
   private dispatch(row: Row): void {
