@@ -26,6 +26,12 @@ export class DeliveryError extends Error {
   }
 }
 
+/** The app's non-2xx status a failed delivery carries, for the retry policy's `matching`. */
+function deliveryStatus(err: unknown): number | undefined {
+  const code = err instanceof DeliveryError ? err.statusCode : undefined;
+  return code !== undefined && (code < 200 || code > 299) ? code : undefined;
+}
+
 /** A message ready for the app, or the reason it will not be delivered. */
 export type Prepared =
   | { ok: true; event: Record<string, unknown>; body: Buffer; path: string }
@@ -109,7 +115,7 @@ export class SubscriptionDelivery {
     const started = performance.now();
     const topic = msg.topic || this.sub.topic;
     try {
-      outcome = await this.inbound.run((signal) => this.post(p, msg, signal));
+      outcome = await this.inbound.run((signal) => this.post(p, msg, signal), { errorStatus: deliveryStatus });
     } catch (err) {
       this.telemetry.recordDelivery(this.entry.name, topic, 'retry', 'retry', performance.now() - started);
       if (await this.deadLetter(msg, `delivery failed: ${(err as Error).message}`)) return;
