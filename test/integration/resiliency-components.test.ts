@@ -183,8 +183,8 @@ describe('component inbound: pub/sub delivery to the app', () => {
   };
   const hits = async (path: string): Promise<number> =>
     ((await (await fetch(`http://127.0.0.1:${appPort}/control/hits?path=${encodeURIComponent(path)}`)).json()) as { count: number }).count;
-  const subscription = (name: string, topic: string, route: string, deadLetter?: string): string =>
-    `apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata:\n  name: ${name}\nspec:\n  pubsubname: events\n  topic: ${topic}\n  routes:\n    default: ${route}\n${deadLetter ? `  deadLetterTopic: ${deadLetter}\n` : ''}`;
+  const subscription = (name: string, topic: string, route: string, deadLetter?: string, pubsub = 'events'): string =>
+    `apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata:\n  name: ${name}\nspec:\n  pubsubname: ${pubsub}\n  topic: ${topic}\n  routes:\n    default: ${route}\n${deadLetter ? `  deadLetterTopic: ${deadLetter}\n` : ''}`;
 
   beforeAll(async () => {
     const app = startProcess(process.execPath, [FIXTURE], { env: { APP_PORT: '0' } });
@@ -193,28 +193,39 @@ describe('component inbound: pub/sub delivery to the app', () => {
     await plan('/p-slow', [{ status: 200, delayMs: 3000 }]);
     await plan('/p-always', [], { status: 500 });
     await plan('/p-poison', []);
+    await plan('/s-bad', [], { status: 400 });
+    await plan('/s-busy', [{ status: 503 }, { status: 503 }]);
+    await plan('/s-dead', []);
     const dir = writeFolder({
       'pubsub.yaml': 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: events\nspec:\n  type: pubsub.in-memory\n  version: v1\n',
       'sub-orders.yaml': subscription('orders', 'orders', '/p-orders'),
       'sub-slow.yaml': subscription('slow', 'slow', '/p-slow'),
       'sub-always.yaml': subscription('always', 'always', '/p-always', 'poison'),
       'sub-poison.yaml': subscription('poison', 'poison', '/p-poison'),
+      'strict.yaml': 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: strict\nspec:\n  type: pubsub.in-memory\n  version: v1\n',
+      'sub-bad.yaml': subscription('bad', 'bad', '/s-bad', 'dead', 'strict'),
+      'sub-busy.yaml': subscription('busy', 'busy', '/s-busy', 'dead', 'strict'),
+      'sub-dead.yaml': subscription('dead', 'dead', '/s-dead', undefined, 'strict'),
       'resiliency.yaml': resiliency('delivery-policies', `
 policies:
   timeouts: { deliver: 300ms }
-  retries: { three: { policy: constant, duration: 20ms, maxRetries: 3 } }
+  retries:
+    three: { policy: constant, duration: 20ms, maxRetries: 3 }
+    only5xx: { policy: constant, duration: 20ms, maxRetries: 3, matching: { httpStatusCodes: "500-599" } }
 targets:
   components:
     events:
       inbound: { timeout: deliver, retry: three }
+    strict:
+      inbound: { retry: only5xx }
 `),
     }, tempDir('bulwark-res-'));
     sc = await startSidecar({ appId: 'subscriber', args: ['--app-port', String(appPort), '--resources-path', dir] });
     await eventually(async () => (await fetch(`${sc.url}/v1.0/healthz`)).status === 204);
   });
 
-  const publish = async (topic: string, data: unknown): Promise<void> => {
-    const r = await fetch(`${sc.url}/v1.0/publish/events/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) });
+  const publish = async (topic: string, data: unknown, pubsub = 'events'): Promise<void> => {
+    const r = await fetch(`${sc.url}/v1.0/publish/${pubsub}/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) });
     expect(r.status).toBe(204);
   };
 
@@ -240,5 +251,17 @@ targets:
     const labels = { app_id: 'subscriber', name: 'delivery-policies', namespace: '', flow_direction: 'inbound', target: 'Pubsub_events', status: '' };
     expect(series(m, 'dapr_resiliency_activations_total', { ...labels, policy: 'retry' })).toBe(3);
     expect(series(m, 'dapr_resiliency_activations_total', { ...labels, policy: 'timeout' })).toBe(1);
+  });
+
+  it('retries a delivery only for the statuses matching.httpStatusCodes lists', async () => {
+    await publish('bad', { id: 4 }, 'strict'); // 400 is outside 500-599: one attempt, then dead-lettered
+    await eventually(async () => (await hits('/s-dead')) === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await hits('/s-bad')).toBe(1);
+    await publish('busy', { id: 5 }, 'strict'); // 503, 503, then 200: retried until it succeeds
+    await eventually(async () => (await hits('/s-busy')) === 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await hits('/s-busy')).toBe(3);
+    expect(await hits('/s-dead')).toBe(1);
   });
 });
