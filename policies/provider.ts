@@ -168,6 +168,7 @@ class TargetPolicy implements CallPolicy {
 
 export class ResiliencyProvider implements PolicyProvider {
   private snapshot: Snapshot;
+  private loaded: readonly string[] = [];
   private readonly handles = new Map<string, TargetPolicy>();
 
   constructor(private readonly opts: ProviderOptions, specs: readonly ResiliencySpec[] = []) {
@@ -184,6 +185,11 @@ export class ResiliencyProvider implements PolicyProvider {
     return this.snapshot.set;
   }
 
+  /** The names of the Resiliency resources in force (the last good set after a hot reload). */
+  get resourceNames(): readonly string[] {
+    return this.loaded;
+  }
+
   /** Swaps in a new set of resources; calls in flight finish under the old one. */
   replace(specs: readonly ResiliencySpec[]): void {
     this.snapshot = this.build(specs);
@@ -193,7 +199,9 @@ export class ResiliencyProvider implements PolicyProvider {
     const set = PolicySet.merge(specs, (msg) => this.opts.logger.warn(msg));
     for (const d of set.danglingBreakers()) this.opts.logger.warn(`resiliency target ${d} names no circuit breaker; no breaker applies`);
     for (const s of specs) this.opts.metrics.recordLoaded(s.name, s.namespace ?? '');
-    return new Snapshot(set, this.opts);
+    const snapshot = new Snapshot(set, this.opts);
+    this.loaded = specs.map((s) => s.name);
+    return snapshot;
   }
 
   componentOutbound(component: string): CallPolicy {

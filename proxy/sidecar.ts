@@ -56,6 +56,7 @@ export class Sidecar {
   private readonly startedAt = Date.now();
   /** Stops watching the resources folders for Resiliency changes. */
   private closeResiliency: () => void = () => undefined;
+  private resiliencyNames: () => readonly string[] = () => [];
   /** Stops the gRPC API listener. */
   private closeGrpc: () => Promise<void> = async () => undefined;
 
@@ -257,6 +258,7 @@ export class Sidecar {
     const sidecar = new Sidecar(options, logger, configuration, resources, components, blocks, channel, api, metricsServer, ports, extended, invocation, telemetry);
     self = sidecar;
     sidecar.closeResiliency = resiliency.close;
+    sidecar.resiliencyNames = () => resiliency.provider.resourceNames;
     sidecar.closeGrpc = () => grpc.close(Math.min(options.gracefulShutdownMs, 1000));
     sidecar.outboundReady = true;
     sidecar.register();
@@ -341,7 +343,8 @@ export class Sidecar {
       httpEndpoints: this.resources.httpEndpoints.map((e) => ({ name: e.name })),
       appConnectionProperties: appConnection(o),
     };
-    if (this.resources.resiliencies.length > 0) out.resiliencies = this.resources.resiliencies.map((r) => ({ name: r.name }));
+    const resiliencies = this.resiliencyNames(); // the set in force, hot reloads included
+    if (resiliencies.length > 0) out.resiliencies = resiliencies.map((name) => ({ name }));
     for (const b of this.blocks) b.metadata?.(out);
     return out;
   }

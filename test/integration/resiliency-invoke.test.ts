@@ -2,7 +2,7 @@
 // app (test/integration/fixtures/flaky-app.mjs), Resiliency YAML in its resources folder, calls
 // through `/v1.0/invoke/<own id>/method/...`. Attempt counts are exact; time is only bounded
 // generously.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, ROOT, startProcess, startSidecar, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
@@ -334,6 +334,8 @@ targets:
 `);
     const folder = writeFolder({ 'resiliency.yaml': file('1') }, tempDir('bulwark-res-'));
     const sc = await sidecar({}, folder);
+    const listed = async (): Promise<unknown> => ((await (await fetch(`${sc.url}/v1.0/metadata`)).json()) as { resiliencies?: unknown }).resiliencies;
+    expect(await listed()).toEqual([{ name: 'reloadable' }]);
 
     await plan('/h-before', [{ status: 500 }, { status: 500 }]);
     expect((await call(sc, '/h-before')).status).toBe(500); // maxRetries 1: two attempts
@@ -373,6 +375,10 @@ targets:
     const merged = await call(sc, '/h-merged');
     expect(merged.body.message).toBe('failed to invoke, id: flaky, err: context deadline exceeded');
     expect((await hits('/h-merged')).count).toBe(1);
+    // The metadata API lists the resources in force after each reload.
+    expect(await listed()).toEqual([{ name: 'reloadable' }, { name: 'more' }]);
+    unlinkSync(join(folder, 'timeouts.yaml'));
+    await eventually(async () => JSON.stringify(await listed()) === JSON.stringify([{ name: 'reloadable' }]));
   });
 });
 
