@@ -23,7 +23,8 @@ export async function workflowBlock(ctx: BlockContext): Promise<Block> {
     };
   }
   const engine = new WorkflowEngine({ store: new InstanceStore(state, ctx.appId, ctx.namespace ?? 'default'), logger: ctx.logger, telemetry: ctx.telemetry });
-  await engine.recover();
+  // A store that cannot be read at start-up does not stop the sidecar; the instances resume at the next start.
+  await engine.recover().catch((err: Error) => ctx.logger.error(`workflow: could not load instances from the actor state store: ${err.message}`));
   return {
     name: 'workflow',
     routes: workflowRoutes(engine),
