@@ -35,7 +35,27 @@ export type ComponentMetricKind = 'state' | 'secret' | 'configuration' | 'crypto
 
 export type PubsubProcessStatus = 'success' | 'retry' | 'drop';
 
+/** What the actors block has now, per actor type, read when the metrics are scraped. */
+export interface ActorGauges {
+  pendingCalls: ReadonlyMap<string, number>;
+  timers: ReadonlyMap<string, number>;
+  reminders: ReadonlyMap<string, number>;
+}
+
+/** Dapr's `dapr_runtime_actor_*` metrics; labelled by actor type only, never by actor id. */
+export interface ActorMetrics {
+  /** The source of the pending-calls, timers and reminders gauges (the last one given wins). */
+  observe(gauges: () => ActorGauges): void;
+  timerFired(actorType: string, success: boolean): void;
+  reminderFired(actorType: string, success: boolean): void;
+  deactivated(actorType: string, success: boolean): void;
+  /** An active actor moved away after a placement change. */
+  rebalanced(actorType: string): void;
+}
+
 export interface Telemetry {
+  /** Actor metrics, when metrics are on (an implementation without them leaves this undefined). */
+  readonly actors?: ActorMetrics | undefined;
   /** Starts a span as a child of `parent` (or a new root). Always end() it. */
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span;
   /** The API span of the request `req` belongs to (the trace layer's), if tracing is on. */

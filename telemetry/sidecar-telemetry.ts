@@ -12,6 +12,7 @@ import {
   type Telemetry,
   type TraceHeaders,
 } from '../core/telemetry.js';
+import { DaprActorMetrics } from './metrics/actor-metrics.js';
 import { DaprMetrics } from './metrics/dapr-metrics.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
@@ -37,6 +38,8 @@ export class SidecarTelemetry implements Telemetry {
   readonly tracer: Tracer | undefined;
   /** Undefined when metrics are off (--enable-metrics=false or spec.metric.enabled false). */
   readonly metrics: DaprMetrics | undefined;
+  /** dapr_runtime_actor_*, undefined when metrics are off. */
+  readonly actors: DaprActorMetrics | undefined;
   private readonly spans = new WeakMap<object, Span>();
 
   constructor(o: SidecarTelemetryOptions) {
@@ -51,11 +54,13 @@ export class SidecarTelemetry implements Telemetry {
     if (metricsOn) {
       collectDefaultMetrics({ register: this.registry });
       this.metrics = new DaprMetrics(this.registry, this.metricSettings, o.namespace);
+      this.actors = new DaprActorMetrics(this.registry);
       if (this.metricSettings.increasedCardinality && this.metricSettings.pathMatching.length === 0) {
         diag.info('metric.http.increasedCardinality is on (the default): HTTP metric paths keep ids, up to a bound; set pathMatching or turn it off to group them');
       }
     } else {
       this.metrics = undefined;
+      this.actors = undefined;
     }
   }
 

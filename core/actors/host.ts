@@ -38,16 +38,19 @@ class ActiveActor {
   lastUsed = Date.now();
   readonly timers = new Map<string, TimerEntry>();
   deactivating = false;
+  /** Calls waiting for or holding the turn (dapr_runtime_actor_pending_actor_calls). */
+  pending = 0;
   constructor(
     readonly type: string,
     readonly id: string,
   ) {}
 }
 
+/** What the host reports (core/telemetry.ts ActorMetrics fits); labelled by type, never id. */
 export interface HostMetrics {
-  activated?(type: string): void;
-  deactivated?(type: string): void;
-  timerFired?(type: string): void;
+  deactivated?(type: string, success: boolean): void;
+  timerFired?(type: string, success: boolean): void;
+  rebalanced?(type: string): void;
 }
 
 const NOT_FORWARDED = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'dapr-api-token', 'dapr-app-id', 'upgrade', 'te', 'trailer']);
@@ -120,7 +123,6 @@ export class ActorHost {
     if (!a || a.deactivating) {
       a = new ActiveActor(type, id);
       this.active.set(k, a);
-      this.metrics.activated?.(type);
     }
     return a;
   }
@@ -138,14 +140,19 @@ export class ActorHost {
     } else {
       chain = undefined;
     }
-    const release = await actor.lock.acquire(chain, cfg.reentrancy.maxStackDepth);
+    actor.pending++;
     try {
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      actor.lastUsed = Date.now();
-      return await this.appCall('PUT', appPath(type, id, method) + (input.query ? `?${input.query}` : ''), headers, input.body, signal);
+      const release = await actor.lock.acquire(chain, cfg.reentrancy.maxStackDepth);
+      try {
+        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+        actor.lastUsed = Date.now();
+        return await this.appCall('PUT', appPath(type, id, method) + (input.query ? `?${input.query}` : ''), headers, input.body, signal);
+      } finally {
+        actor.lastUsed = Date.now();
+        release();
+      }
     } finally {
-      actor.lastUsed = Date.now();
-      release();
+      actor.pending--;
     }
   }
 
@@ -172,12 +179,13 @@ export class ActorHost {
     const drainMs = this.hosted.byType.get(type)?.drainOngoingCallTimeoutMs ?? 2_000;
     if (!(await a.lock.whenIdle(drainMs))) this.logger.warn(`actors: ${type}/${id} still busy after ${drainMs}ms drain; deactivating anyway`);
     if (this.active.get(key(type, id)) === a) this.active.delete(key(type, id));
-    this.metrics.deactivated?.(type);
     try {
       const res = await this.appCall('DELETE', appPath(type, id), {}, null);
+      this.metrics.deactivated?.(type, res.status === 200);
       if (res.status !== 200) this.logger.warn(`actors: deactivation of ${type}/${id} (${why}) answered ${res.status}`);
       else this.logger.debug(`actors: deactivated ${type}/${id} (${why})`);
     } catch (err) {
+      this.metrics.deactivated?.(type, false);
       this.logger.warn(`actors: deactivation of ${type}/${id} failed: ${(err as Error).message}`);
     }
   }
@@ -190,10 +198,28 @@ export class ActorHost {
     }
   }
 
+  /** Per actor type: calls pending on the turn locks, and active timers. */
+  gauges(): { pendingCalls: Map<string, number>; timers: Map<string, number> } {
+    const pendingCalls = new Map<string, number>();
+    const timers = new Map<string, number>();
+    for (const type of this.hosted.types) {
+      pendingCalls.set(type, 0);
+      timers.set(type, 0);
+    }
+    for (const a of this.active.values()) {
+      pendingCalls.set(a.type, (pendingCalls.get(a.type) ?? 0) + a.pending);
+      timers.set(a.type, (timers.get(a.type) ?? 0) + a.timers.size);
+    }
+    return { pendingCalls, timers };
+  }
+
   /** Deactivates every active actor that `stillMine` no longer claims (placement changed). */
   rebalance(stillMine: (type: string, id: string) => boolean): void {
     for (const a of [...this.active.values()]) {
-      if (!a.deactivating && !stillMine(a.type, a.id)) void this.deactivate(a.type, a.id, 'rebalanced');
+      if (!a.deactivating && !stillMine(a.type, a.id)) {
+        this.metrics.rebalanced?.(a.type);
+        void this.deactivate(a.type, a.id, 'rebalanced');
+      }
     }
   }
 
@@ -228,11 +254,12 @@ export class ActorHost {
     if (t.left > 0) t.left--;
     let cancel = false;
     try {
-      this.metrics.timerFired?.(a.type);
       const res = await this.call(a.type, a.id, `timer/${t.name}`, { headers: { 'content-type': 'application/json' }, body: Buffer.from(t.body), query: '' });
+      this.metrics.timerFired?.(a.type, res.status === 200);
       cancel = isTruthy(res.headers[REMINDER_CANCEL_HEADER]);
       if (res.status !== 200) this.logger.warn(`actors: timer ${t.name} of ${a.type}/${a.id} answered ${res.status}`);
     } catch (err) {
+      this.metrics.timerFired?.(a.type, false);
       this.logger.warn(`actors: timer ${t.name} of ${a.type}/${a.id} failed: ${(err as Error).message}`);
     }
     if (a.timers.get(t.name) !== t) return;

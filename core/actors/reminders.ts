@@ -52,6 +52,16 @@ export class Reminders {
     private readonly pollMs = 1_000,
   ) {}
 
+  /** Reminders armed on this host, per actor type. */
+  armedByType(): Map<string, number> {
+    const by = new Map<string, number>(this.types.map((t) => [t, 0]));
+    for (const k of this.armed.keys()) {
+      const type = k.slice(0, k.indexOf('||'));
+      by.set(type, (by.get(type) ?? 0) + 1);
+    }
+    return by;
+  }
+
   private storeKey(type: string): string {
     return `actors||${type}`;
   }

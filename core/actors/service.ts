@@ -75,7 +75,12 @@ export class ActorsService {
     }
     if (app && hosted.types.length > 0) {
       if (this.host) this.host.setHosted(hosted);
-      else this.host = new ActorHost(app, hosted, this.logger, this.callTimeoutMs);
+      else {
+        const metrics = this.ctx.telemetry.actors;
+        const host = new ActorHost(app, hosted, this.logger, this.callTimeoutMs, metrics);
+        this.host = host;
+        metrics?.observe(() => ({ ...host.gauges(), reminders: this.reminders?.armedByType() ?? new Map<string, number>() }));
+      }
       this.logger.info(`actors: hosting ${hosted.types.join(', ')}`);
     } else {
       this.host?.setHosted(hosted);
@@ -124,7 +129,14 @@ export class ActorsService {
 
   private async fireReminder(host: ActorHost, r: StoredReminder): Promise<boolean> {
     const body = JSON.stringify({ dueTime: r.dueTime, period: r.period, ...(r.data !== undefined ? { data: r.data } : {}) });
-    const res = await host.call(r.actorType, r.actorID, `remind/${r.name}`, { headers: { 'content-type': 'application/json' }, body: Buffer.from(body), query: '' });
+    let res: CallResult;
+    try {
+      res = await host.call(r.actorType, r.actorID, `remind/${r.name}`, { headers: { 'content-type': 'application/json' }, body: Buffer.from(body), query: '' });
+    } catch (err) {
+      this.ctx.telemetry.actors?.reminderFired(r.actorType, false);
+      throw err;
+    }
+    this.ctx.telemetry.actors?.reminderFired(r.actorType, res.status === 200);
     if (res.status !== 200) this.logger.warn(`actors: reminder ${r.name} of ${r.actorType}/${r.actorID} answered ${res.status}`);
     return isTruthy(res.headers[REMINDER_CANCEL_HEADER]);
   }
