@@ -27,7 +27,7 @@ export async function workflowBlock(ctx: BlockContext): Promise<Block> {
   await engine.recover().catch((err: Error) => ctx.logger.error(`workflow: could not load instances from the actor state store: ${err.message}`));
   return {
     name: 'workflow',
-    routes: workflowRoutes(engine),
+    routes: workflowRoutes(engine, (req) => ctx.telemetry.spanOf(req)),
     grpcServices: { [TASK_HUB_SERVICE]: taskHubService(engine, ctx.logger) },
     metadata: (out) => {
       out.workflows = { connectedWorkers: engine.connectedWorkers };

@@ -211,7 +211,7 @@ export class WorkflowEngine {
     return this.recs.values();
   }
 
-  async start(name: string, id: string, input: string | undefined, startAt?: number, parent?: InstanceRecord['parent']): Promise<string> {
+  async start(name: string, id: string, input: string | undefined, startAt?: number, parent?: InstanceRecord['parent'], traceparent?: string): Promise<string> {
     return this.locked(id, async () => {
       const old = this.recs.get(id);
       if (old && !isTerminal(old.status)) throw new WorkflowError('exists', `an active workflow with ID '${id}' already exists`);
@@ -241,6 +241,7 @@ export class WorkflowEngine {
         activities: {},
         timers: {},
         children: [],
+        traceparent,
       };
       await this.store.save(rec);
       await this.store.track(id);
@@ -474,7 +475,7 @@ export class WorkflowEngine {
       return;
     }
     const newEvents = [event('orchestratorStarted', {}), ...rec.inbox];
-    const span = this.telemetry.startSpan(`orchestration||${rec.name}`, 'internal');
+    const span = this.telemetry.startSpan(`orchestration||${rec.name}`, 'internal', rec.traceparent ? { traceparent: rec.traceparent } : undefined);
     if (span.isRecording) {
       span.setAttribute('dapr.workflow.instance_id', id);
       span.setAttribute('dapr.workflow.name', rec.name);
@@ -507,7 +508,7 @@ export class WorkflowEngine {
       this.waitingActivities.push({ id, taskId });
       return;
     }
-    const span = this.telemetry.startSpan(`activity||${a.name}`, 'internal');
+    const span = this.telemetry.startSpan(`activity||${a.name}`, 'internal', rec.traceparent ? { traceparent: rec.traceparent } : undefined);
     if (span.isRecording) {
       span.setAttribute('dapr.workflow.instance_id', id);
       span.setAttribute('dapr.workflow.activity', a.name);
@@ -584,7 +585,7 @@ export class WorkflowEngine {
 
   private async startChild(parent: InstanceRecord, taskId: number, childId: string, name: string, input: string | undefined): Promise<void> {
     try {
-      await this.start(name, childId, input, undefined, { instanceId: parent.id, taskId, name: parent.name });
+      await this.start(name, childId, input, undefined, { instanceId: parent.id, taskId, name: parent.name }, parent.traceparent);
     } catch (err) {
       const msg = (err as Error).message;
       await this.deliver(parent.id, event('subOrchestrationInstanceFailed', { taskScheduledId: taskId, failureDetails: { errorType: 'StartError', errorMessage: msg } }));

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DaprError, type ErrorKind } from '../errors.js';
 import type { Exchange, Handler, Route } from '../http.js';
+import type { Span } from '../telemetry.js';
 import { WorkflowError, type WorkflowEngine } from './engine.js';
 import type { InstanceRecord } from './store.js';
 import { checkInstanceId } from './validate.js';
@@ -58,7 +59,7 @@ async function run(kind: ErrorKind, op: () => Promise<void>): Promise<void> {
   }
 }
 
-export function workflowRoutes(engine: WorkflowEngine): Route[] {
+export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => Span | undefined = () => undefined): Route[] {
   const start: Handler = async (ex) => {
     const name = ex.params.id ?? '';
     if (!name) throw new DaprError('workflowNameMissing', 'workflow name is not configured');
@@ -66,7 +67,8 @@ export function workflowRoutes(engine: WorkflowEngine): Route[] {
     const bad = checkInstanceId(id);
     if (bad) throw bad;
     const input = await rawBody(ex);
-    await run('workflowStart', async () => void (await engine.start(name, id, input)));
+    const traceparent = spanOf(ex.req)?.traceparent ?? ex.header('traceparent');
+    await run('workflowStart', async () => void (await engine.start(name, id, input, undefined, undefined, traceparent)));
     ex.sendJson(202, { instanceID: id });
   };
   const get: Handler = async (ex) => {

@@ -28,6 +28,8 @@ export interface InstanceRecord {
   /** Durable timers not yet fired: task id -> fire time (ms). */
   timers: Record<string, number>;
   children: string[];
+  /** W3C traceparent of the call that started the instance: its spans join that trace. */
+  traceparent?: string | undefined;
 }
 
 const INDEX_ID = 'index';

@@ -77,12 +77,13 @@ let nextWorkerId = 1;
 export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedServiceImplementation {
   return {
     Hello: unary(async () => ({})),
-    StartInstance: unary(async (req) => {
+    StartInstance: unary(async (req, call) => {
       if (!req.name) throw new GrpcError(Code.INVALID_ARGUMENT, 'workflow name is required');
       const id = (req.instanceId as string) || randomUUID();
       const bad = checkInstanceId(id);
       if (bad) throw new GrpcError(Code.INVALID_ARGUMENT, bad.message);
-      await engine.start(req.name as string, id, req.input?.value, fromTimestamp(req.scheduledStartTimestamp));
+      const tp = call.metadata.get('traceparent')[0];
+      await engine.start(req.name as string, id, req.input?.value, fromTimestamp(req.scheduledStartTimestamp), undefined, tp === undefined ? undefined : String(tp));
       return { instanceId: id };
     }),
     GetInstance: unary(async (req) => instanceResponse(engine.get(grpcId(req.instanceId)), req.getInputsAndOutputs === true)),
