@@ -92,4 +92,27 @@ describe('dapr_runtime_actor_* metrics', () => {
     expect(actorLines.length).toBeGreaterThan(0);
     for (const l of actorLines) expect(l).not.toMatch(/busy-1|tm-1|rm-1|rm-2|actor_id/);
   });
+
+  it('counts the active actors a joining host takes over as rebalanced', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `moving-${i}`);
+    let pinging = true;
+    const ping = (async () => {
+      while (pinging) {
+        await Promise.all(ids.map((id) => callActor(host, 'Counter', id, 'get')));
+        await sleep(300);
+      }
+    })();
+    try {
+      await eventually(async () => count('activate', (e) => ids.includes(e.id)) === ids.length, 10_000);
+      await startActorHost({ appId: 'metrics-app', home, resources: { 'store.yaml': sqliteActorStore(join(dir, 'actors.db')) }, env: { EVENTS_FILE: events, HOST_NAME: 'h2', IDLE_TIMEOUT: '2s' } });
+      await eventually(async () => (value(await scrape(), 'dapr_runtime_actor_rebalanced_total', counter) ?? 0) > 0, 20_000);
+    } finally {
+      pinging = false;
+      await ping;
+    }
+    const owners = await Promise.all(ids.map(async (id) => (JSON.parse((await callActor(host, 'Counter', id, 'get')).text) as { host: string }).host));
+    const moved = owners.filter((h) => h === 'h2').length;
+    expect(moved).toBeGreaterThan(0);
+    expect(value(await scrape(), 'dapr_runtime_actor_rebalanced_total', counter)).toBe(moved);
+  });
 });
