@@ -155,7 +155,8 @@ export async function runFileMain(given: string, env: NodeJS.ProcessEnv): Promis
       const daprdLogPath = join(logDir, `${app.appId}_daprd_${stamp}.log`);
       const flags: FlagValues = { ...app.settings };
       if (flags['app-port'] === undefined && app.command.length > 0) flags['app-port'] = await freePort();
-      if (flags['dapr-grpc-port'] === undefined) flags['dapr-grpc-port'] = await freePort();
+      // The sidecar binds a free gRPC port itself; the app learns it from DAPR_GRPC_PORT.
+      if (flags['dapr-grpc-port'] === undefined) flags['dapr-grpc-port'] = 0;
       const options = buildSidecarOptions({
         flags,
         env: { ...env, ...app.env },

@@ -17,7 +17,6 @@ export async function runMain(argv: readonly string[], env: NodeJS.ProcessEnv, w
   const flags = { ...parsed.flags };
   // `--app-port 0` (a bulwark extension): pick a free port and hand it to the app as APP_PORT.
   if (flags['app-port'] === 0 && parsed.command.length > 0) flags['app-port'] = await freePort();
-  if (flags['dapr-grpc-port'] === 0) flags['dapr-grpc-port'] = await freePort();
   const options = buildSidecarOptions({ flags, env, cwd: process.cwd(), extended: withApp ? { cliPID: String(process.pid) } : {} });
   const launched = await launch({ options, command: parsed.command, cwd: process.cwd(), appOutput: [process.stdout], prefix: '== APP == ' });
   for (const name of parsed.given) if (IGNORED_FLAGS[name]) launched.sidecar.logger.info(`--${name} is accepted and ignored: ${IGNORED_FLAGS[name]}`);

@@ -65,3 +65,21 @@ function parseKeyValue(cs: string, component: string): pg.PoolConfig {
   if (out.sslmode && out.sslmode !== 'disable') cfg.ssl = out.sslmode === 'require' ? { rejectUnauthorized: false } : true;
   return cfg;
 }
+
+/**
+ * Runs a `CREATE ... IF NOT EXISTS` that several sidecars may run at the same moment: PostgreSQL
+ * can then fail one of them on its catalog's unique index (23505) or with 42P07, although the
+ * object now exists. Those two are retried a few times; anything else is thrown.
+ */
+export async function createIfMissing(pool: pg.Pool, ddl: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await pool.query(ddl);
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code !== '23505' && code !== '42P07') || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { meta, type ComponentContext } from '../../core/component.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
+import { createIfMissing } from '../common/postgres-connection.js';
 
 export const TABLE_NAME = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/;
 
@@ -110,16 +111,7 @@ export async function migrate(
   steps: ReadonlyArray<(tx: pg.PoolClient) => Promise<unknown>>,
   logger: ComponentContext['logger'],
 ): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${metadataTable} (key text NOT NULL PRIMARY KEY, value text NOT NULL)`);
-      break;
-    } catch (err) {
-      // Concurrent CREATE TABLE IF NOT EXISTS may collide on the catalog's unique index.
-      if ((err as { code?: string }).code !== '23505' || attempt >= 3) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  await createIfMissing(pool, `CREATE TABLE IF NOT EXISTS ${metadataTable} (key text NOT NULL PRIMARY KEY, value text NOT NULL)`);
   await pool.query(`INSERT INTO ${metadataTable} (key, value) VALUES ('lock', 'lock') ON CONFLICT (key) DO NOTHING`);
   await inTransaction(pool, async (tx) => {
     await tx.query(`SELECT value FROM ${metadataTable} WHERE key = 'lock' FOR UPDATE`);

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { parseGoDuration } from '../../resources/duration.js';
 import { configValue, type NameResolver, type PeerAddress, type ResolverContext, type SelfInstance } from './resolver.js';
+import { createIfMissing } from '../../components/common/postgres-connection.js';
 
 const CACHE_MS = 1000;
 
@@ -31,12 +32,11 @@ export class PostgresResolver implements NameResolver {
   }
 
   private ensureTable(): Promise<void> {
-    this.ready ??= this.pool
-      .query(
-        `CREATE TABLE IF NOT EXISTS ${this.table} (namespace text NOT NULL, app_id text NOT NULL, address text NOT NULL, ` +
-          `expires_at timestamptz NOT NULL, PRIMARY KEY (namespace, app_id, address))`,
-      )
-      .then(() => undefined);
+    this.ready ??= createIfMissing(
+      this.pool,
+      `CREATE TABLE IF NOT EXISTS ${this.table} (namespace text NOT NULL, app_id text NOT NULL, address text NOT NULL, ` +
+        `expires_at timestamptz NOT NULL, PRIMARY KEY (namespace, app_id, address))`,
+    );
     return this.ready;
   }
 
