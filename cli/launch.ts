@@ -55,7 +55,9 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await sidecar.shutdown();
+    // The app is signalled once the sidecar has drained, or after the graceful timeout if a
+    // component's close hangs: the app must never outlive a CLI that gets killed while waiting.
+    await Promise.race([sidecar.shutdown(), new Promise<void>((r) => setTimeout(r, o.gracefulShutdownMs + 1000).unref())]);
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill(signal);
       const killer = setTimeout(() => child?.kill('SIGKILL'), Math.max(o.gracefulShutdownMs, 1000) + 5000);
