@@ -9,21 +9,12 @@ import { meta, type ComponentContext, type Logger } from '../../core/component.j
 import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseGoDuration } from '../../resources/duration.js';
+import { redisDuration } from '../common/redis-connection.js';
 import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
 
 const NAME = 'pubsub.redis';
 /** Messages in flight per subscription unless `concurrency` says otherwise. */
 const DEFAULT_CONCURRENCY = 100;
-
-/** Redis components read a bare integer as milliseconds, otherwise a Go duration. */
-function redisDuration(md: Readonly<Record<string, string>>, key: string, fallback: number): number {
-  const raw = meta(md, key)?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (/^-?\d+$/.test(raw)) return Number(raw);
-  const d = parseGoDuration(raw);
-  if (d === undefined) throw new Error(`${NAME}: metadata "${key}" is not a duration: "${raw}"`);
-  return d;
-}
 
 interface Settings {
   host: string;
@@ -48,7 +39,7 @@ function connectionOptions(ctx: ComponentContext): { options: RedisOptions; host
   const hasPort = idx > 0 && /^\d+$/.test(hostPort.slice(idx + 1));
   const host = hasPort ? hostPort.slice(0, idx) : hostPort;
   const port = hasPort ? Number(hostPort.slice(idx + 1)) : intSetting(md, 'redisPort', 6379, NAME);
-  const dial = redisDuration(md, 'dialTimeout', 5000);
+  const dial = redisDuration(md, 'dialTimeout', 5000, NAME);
   const options: RedisOptions = {
     host,
     port,
@@ -73,14 +64,14 @@ export async function createRedisPubSub(ctx: ComponentContext): Promise<PubSub> 
     host,
     port,
     consumerId: consumerIdOf(ctx),
-    processingTimeout: redisDuration(md, 'processingTimeout', 60_000),
-    redeliverInterval: redisDuration(md, 'redeliverInterval', 15_000),
+    processingTimeout: redisDuration(md, 'processingTimeout', 60_000, NAME),
+    redeliverInterval: redisDuration(md, 'redeliverInterval', 15_000, NAME),
     queueDepth: Math.max(1, intSetting(md, 'queueDepth', 100, NAME)),
     // Dapr's default is 10; 100 keeps a slow-ish app busy (order is not promised either way).
     concurrency: Math.max(1, intSetting(md, 'concurrency', DEFAULT_CONCURRENCY, NAME)),
     maxLenApprox: maxLen > 0 ? maxLen : undefined,
     streamTTL: ttlRaw ? (parseGoDuration(ttlRaw) ?? undefined) : undefined,
-    readTimeout: Math.max(100, redisDuration(md, 'readTimeout', 3000)),
+    readTimeout: Math.max(100, redisDuration(md, 'readTimeout', 3000, NAME)),
   };
   if (settings.maxLenApprox && settings.streamTTL) ctx.logger.warn(`${NAME}: both maxLenApprox and streamTTL are set; streamTTL wins`);
 

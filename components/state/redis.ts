@@ -9,7 +9,7 @@ import {
   type SetRequest, type StateStore, type TransactionOperation,
 } from '../../core/state/component.js';
 import { isTruthy } from '../../resources/decode.js';
-import { parseGoDuration } from '../../resources/duration.js';
+import { redisDuration } from '../common/redis-connection.js';
 
 // KEYS: one per operation. ARGV: five slots per operation: kind ('s' set, 'd' delete), ETag
 // ('0' = none), data, first-write ('0' = first-write), TTL seconds ('' = keep none: PERSIST).
@@ -174,15 +174,6 @@ class RedisStore implements StateStore {
   }
 }
 
-/** Redis settings durations: a bare integer is milliseconds, else a Go duration. */
-function redisDuration(v: string | undefined, dflt: number, name: string): number {
-  if (v === undefined || v.trim() === '') return dflt;
-  if (/^-?\d+$/.test(v.trim())) return Number(v.trim());
-  const ms = parseGoDuration(v);
-  if (ms === undefined) throw new Error(`invalid duration for "${name}": ${v}`);
-  return ms;
-}
-
 export async function createRedisStateStore(ctx: ComponentContext): Promise<StateStore> {
   const md = ctx.metadata;
   const hostSetting = meta(md, 'redisHost');
@@ -204,12 +195,12 @@ export async function createRedisStateStore(ctx: ComponentContext): Promise<Stat
     if (!/^-?\d+$/.test(ttlSetting.trim())) throw new Error(`redis store: invalid ttlInSeconds "${ttlSetting}"`);
     defaultTTL = Number(ttlSetting.trim());
   }
-  const readTimeout = redisDuration(meta(md, 'readTimeout'), 3000, 'readTimeout');
+  const readTimeout = redisDuration(md, 'readTimeout', 3000, 'redis store');
   const opts: RedisOptions = {
     host,
     port,
     db: Number(meta(md, 'redisDB') ?? 0) || 0,
-    connectTimeout: redisDuration(meta(md, 'dialTimeout'), 5000, 'dialTimeout'),
+    connectTimeout: redisDuration(md, 'dialTimeout', 5000, 'redis store'),
     maxRetriesPerRequest: Number(meta(md, 'redisMaxRetries', 'maxRetries') ?? 3),
     // Fail fast while the server is away (the resiliency policy may retry); reconnect forever.
     enableOfflineQueue: false,
