@@ -1,9 +1,9 @@
-// bindings.cron (input only): calls the app on a schedule (see cron-schedule.ts) with an empty
+// bindings.cron (input only): calls the app on a schedule (see core/cron.ts) with an empty
 // body and the metadata timeZone (the scheduler's zone, "Local", as Dapr reports it even for a
 // TZ= schedule) and readTimeUTC; a failed call is logged, not replayed.
 import { meta, type ComponentContext } from '../../core/component.js';
 import { bindingFeatures, type Binding, type BindingEventHandler } from '../../core/bindings/component.js';
-import { goUtcString, parseSchedule } from './cron-schedule.js';
+import { goUtcString, parseSchedule } from '../../core/cron.js';
 
 const NAME = 'bindings.cron';
 const MAX_TIMER_MS = 2 ** 31 - 1;

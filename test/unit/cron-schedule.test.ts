@@ -1,7 +1,7 @@
 // The cron binding's schedule parser: Dapr's formats (six fields with seconds, five without,
 // descriptors, @every, TZ=) and the next firing computed from a fixed instant.
 import { describe, expect, it } from 'vitest';
-import { goUtcString, parseSchedule } from '../../components/bindings/cron-schedule.js';
+import { goUtcString, parseSchedule } from '../../core/cron.js';
 
 const utc = (s: string): number => Date.parse(s);
 const iso = (t: number): string => new Date(t).toISOString();

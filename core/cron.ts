@@ -1,9 +1,10 @@
-// Cron schedules as Dapr's cron binding reads them (dapr/kit cron, a robfig/cron descendant):
+// Cron schedules as Dapr reads them for the cron binding and the jobs API (dapr/kit cron, a
+// robfig/cron descendant):
 // six fields with seconds or five without, `*`/`?`, ranges, steps, lists, month and weekday
 // names, the descriptors @yearly/@annually, @monthly, @weekly, @daily/@midnight, @hourly and
 // `@every <duration>`, and an optional leading `TZ=<zone>` or `CRON_TZ=<zone>`. Without a zone
 // the sidecar's local time is used.
-import { parseGoDuration } from '../../resources/duration.js';
+import { parseGoDuration } from '../resources/duration.js';
 
 export interface Schedule {
   /** The first firing strictly after `from` (epoch ms). */
@@ -43,10 +44,17 @@ export class ScheduleError extends Error {
   override readonly name = 'ScheduleError';
 }
 
-export function parseSchedule(spec: string): Schedule {
+export interface ScheduleOptions {
+  /** Refuse five-field specs (the jobs API wants seconds). */
+  requireSeconds?: boolean;
+  /** Zone used when the spec names none (default: the sidecar's local time). */
+  zone?: string;
+}
+
+export function parseSchedule(spec: string, opts: ScheduleOptions = {}): Schedule {
   let text = spec.trim();
   if (text === '') throw new ScheduleError('empty spec string');
-  let zone: string | undefined;
+  let zone: string | undefined = opts.zone;
   const tz = /^(?:CRON_TZ|TZ)=(\S+)\s*/.exec(text);
   if (tz) {
     zone = tz[1]!;
@@ -68,6 +76,7 @@ export function parseSchedule(spec: string): Schedule {
     text = expanded;
   }
   const parts = text.split(/\s+/);
+  if (opts.requireSeconds && parts.length !== 6) throw new ScheduleError(`expected exactly 6 fields, found ${parts.length}: ${text}`);
   if (parts.length === 5) parts.unshift('0');
   if (parts.length !== 6) throw new ScheduleError(`expected 5 to 6 fields, found ${parts.length}: ${text}`);
   const sets = parts.map((p, i) => parseField(p, FIELDS[i]!, FIELD_NAMES[i]!));
