@@ -26,18 +26,7 @@ export class RedisResolver implements NameResolver {
   private readonly cache = new Map<string, { at: number; list: PeerAddress[] }>();
 
   constructor(config: Readonly<Record<string, unknown>>, private readonly ctx: ResolverContext) {
-    const [host, port] = String(configValue(config, 'redisHost') ?? 'localhost:6379').split(':');
-    const password = configValue(config, 'redisPassword');
-    const username = configValue(config, 'redisUsername');
-    this.client = new Redis({
-      host: host || 'localhost',
-      port: Number(port || 6379),
-      db: Number(configValue(config, 'redisDB') ?? 0),
-      lazyConnect: true,
-      maxRetriesPerRequest: 2,
-      ...(password ? { password: String(password) } : {}),
-      ...(username ? { username: String(username) } : {}),
-    });
+    this.client = redisFromConfig(config, true);
     this.client.on('error', (err: Error) => ctx.logger.debug(`name resolution (redis): ${err.message}`));
     this.prefix = String(configValue(config, 'keyPrefix') ?? 'bulwark:nameresolution');
     const ttl = configValue(config, 'leaseTTL');
@@ -96,4 +85,20 @@ export class RedisResolver implements NameResolver {
     if (this.self) await this.client.zrem(this.self.key, this.self.member).catch(() => undefined);
     this.client.disconnect();
   }
+}
+
+/** A Redis client from Configuration `spec.nameResolution.configuration` (also used for actor membership). */
+export function redisFromConfig(config: Readonly<Record<string, unknown>>, lazyConnect: boolean): Redis {
+  const [host, port] = String(configValue(config, 'redisHost') ?? 'localhost:6379').split(':');
+  const password = configValue(config, 'redisPassword');
+  const username = configValue(config, 'redisUsername');
+  return new Redis({
+    host: host || 'localhost',
+    port: Number(port || 6379),
+    db: Number(configValue(config, 'redisDB') ?? 0),
+    lazyConnect,
+    maxRetriesPerRequest: 2,
+    ...(password ? { password: String(password) } : {}),
+    ...(username ? { username: String(username) } : {}),
+  });
 }

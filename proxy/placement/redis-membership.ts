@@ -2,8 +2,9 @@
 // host id, value = the row with its lease end in Redis server time) and a version counter
 // bumped by every join and every expiry. Scripts run atomically in Redis, so all sidecars see
 // the same table; clocks of the machines need not agree.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { configValue } from '../naming/resolver.js';
+import { redisFromConfig } from '../naming/redis-resolver.js';
 import type { Member, MembershipStore } from './membership.js';
 
 const NOW_MS = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000);";
@@ -30,17 +31,7 @@ export class RedisMembership implements MembershipStore {
   private readonly version: string;
 
   constructor(config: Readonly<Record<string, unknown>>, namespace: string, leaseMs: number, onError: (err: Error) => void) {
-    const [host, port] = String(configValue(config, 'redisHost') ?? 'localhost:6379').split(':');
-    const password = configValue(config, 'redisPassword');
-    const username = configValue(config, 'redisUsername');
-    this.client = new Redis({
-      host: host || 'localhost',
-      port: Number(port || 6379),
-      db: Number(configValue(config, 'redisDB') ?? 0),
-      maxRetriesPerRequest: 2,
-      ...(password ? { password: String(password) } : {}),
-      ...(username ? { username: String(username) } : {}),
-    });
+    this.client = redisFromConfig(config, false);
     this.client.on('error', onError);
     const prefix = String(configValue(config, 'actorsKeyPrefix') ?? 'bulwark:placement');
     this.members = `${prefix}:${namespace}:members`;
