@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { AppCaller, AppCallRequest, AppCallResponse } from '../core/app.js';
 import type { Logger } from '../core/component.js';
+import { Forwarded } from './invoke/forwarded.js';
 import type { AppHealthOptions } from './options.js';
 
 export interface AppChannelOptions {
@@ -157,6 +158,31 @@ export class AppChannel implements AppCaller {
       if (limited) this.release();
       throw err;
     }
+  }
+
+  /**
+   * The proxy's way in (invocation, fronting): the answer's head; the caller relays or drops
+   * its body. Same token, limits and metrics as `request`.
+   */
+  async forward(req: AppRequest): Promise<Forwarded> {
+    const limited = this.opts.maxConcurrency > 0;
+    if (limited) await this.acquire();
+    const headers = req.headers as Record<string, string | string[]>;
+    if (this.opts.appApiToken) headers['dapr-api-token'] = this.opts.appApiToken;
+    const answer = new Forwarded(req.signal as AbortSignal | undefined);
+    if (limited) answer.onSettled = () => this.release();
+    const metrics = this.opts.metrics;
+    const started = metrics ? performance.now() : 0;
+    this.pool.dispatch({ origin: this.origin, method: req.method, path: req.path, headers, body: req.body ?? null }, answer);
+    try {
+      await answer.head;
+    } catch (err) {
+      // A transport failure is recorded as 500, as Dapr does.
+      metrics?.recordHttpClient(req.method, pathOf(req.path), 500, performance.now() - started, sentBytes(headers), 0);
+      throw err;
+    }
+    metrics?.recordHttpClient(req.method, pathOf(req.path), answer.statusCode, performance.now() - started, sentBytes(headers), Number(answer.headers['content-length'] ?? 0) || 0);
+    return answer;
   }
 
   /** The building blocks' way in (pub/sub delivery, bindings, actors). */

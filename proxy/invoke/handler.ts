@@ -19,7 +19,8 @@ import { deliverToApp, requestApp } from './inbound.js';
 import { invokeUnderPolicy } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
-import { relay, type PoolSettings, type Upstreams, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
+import type { Forwarded } from './forwarded.js';
+import { type PoolSettings, type Upstreams, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
 
 export interface InvokeContext {
   appId: string;
@@ -119,7 +120,7 @@ export class Invoker {
     if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
       if (isUpgrade(ex.req)) return deliverToApp(this.ctx, ex, path, headers, target.raw);
       const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex, target.raw, (body, signal) => requestApp(this.ctx, ex, path, headers, target.raw, body, signal));
-      return relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
+      return res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
     }
     return this.remote(ex, target, namespace, path, headers, method);
   }
@@ -154,7 +155,7 @@ export class Invoker {
         const peer = peers[(start + i) % peers.length]!;
         const origin = `${this.ctx.peerTls ? 'https' : 'http'}://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
         try {
-          return await upstreams.request(origin, { method: ex.req.method!, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
+          return await upstreams.forward(origin, { method: ex.req.method!, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
         } catch (err) {
           lastErr = err;
           if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && ex.req.readableDidRead)) break;
@@ -168,7 +169,7 @@ export class Invoker {
       throw err;
     });
     metrics?.recordInvocationResponse(target.appId, up.statusCode, false, performance.now() - started);
-    await relay(up, ex.res, ex.req.headers.accept === 'text/event-stream');
+    await up.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
   }
 
   private async tunnelToPeer(ex: Exchange, raw: string, peers: PeerAddress[], first: number, path: string, headers: Record<string, string | string[]>): Promise<void> {
@@ -211,14 +212,14 @@ export class Invoker {
       return this.spliceUpgrade(ex, upstream, fullPath, url.host, headers);
     }
     const settings = endpoint.tls ? { connections: 128, tls: endpoint.tls, owner: endpoint.name } : undefined;
-    const up: UpstreamResponse = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex, raw, async (body, signal) => {
+    const up: Forwarded = await invokeUnderPolicy(this.ctx.policies.app(raw, endpoint.origin + endpoint.basePath), ex, raw, async (body, signal) => {
       try {
-        return await this.ctx.upstreams.request(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);
+        return await this.ctx.upstreams.forward(endpoint.origin, { method: ex.req.method!, path: fullPath, headers, body, signal }, settings);
       } catch (err) {
         throw invokeError(raw, err);
       }
     });
-    await relay(up, ex.res, ex.req.headers.accept === 'text/event-stream');
+    await up.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
   }
 
   /** Absolute-form request targets: `HTTP_PROXY` pointed at this sidecar. */
@@ -252,13 +253,13 @@ export class Invoker {
       return this.spliceUpgrade(ex, upstream, path, url.host, headers);
     }
     const body = hasBody(ex.req.headers) ? (ex.req as Readable) : null;
-    let up: UpstreamResponse;
+    let up: Forwarded;
     try {
-      up = await this.ctx.upstreams.request(passthrough.origin, { method: ex.req.method!, path, headers, body });
+      up = await this.ctx.upstreams.forward(passthrough.origin, { method: ex.req.method!, path, headers, body });
     } catch (err) {
       throw invokeError(url.host, err);
     }
-    await relay(up, ex.res, false);
+    await up.relayTo(ex.res, false);
   }
 
   private async isAppId(host: string): Promise<boolean> {

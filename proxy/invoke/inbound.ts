@@ -10,7 +10,7 @@ import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upg
 import { HEADER, hasBody, inboundHeaders } from './headers.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
 import { invokeUnderPolicy } from './resilient.js';
-import { relay, type UpstreamResponse } from './upstream.js';
+import type { Forwarded } from './forwarded.js';
 
 export interface AppDelivery {
   appId: string;
@@ -26,21 +26,21 @@ export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, h
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
   const res = await requestApp(d, ex, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
-  await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
+  await res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
 }
 
 /** One request to the app, answer not yet relayed (a resiliency policy may repeat it). */
 export async function requestApp(
   d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string,
   body: Readable | Buffer | null, signal: AbortSignal | undefined,
-): Promise<UpstreamResponse> {
+): Promise<Forwarded> {
   const channel = d.channel;
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   try {
     const req: AppRequest = { method: ex.req.method as 'GET', path, headers, body };
     if (signal) req.signal = signal;
-    return (await channel.request(req)) as unknown as UpstreamResponse;
+    return await channel.forward(req);
   } catch (err) {
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }
@@ -78,6 +78,6 @@ export function inboundHandler(d: AppDelivery, trustCaller: boolean, policies?: 
     if (!policies || isUpgrade(ex.req)) return deliverToApp(d, ex, url, headers, d.appId);
     // Fronting: this sidecar is the caller's edge, so the policy for its own app id applies here.
     const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex, d.appId, (body, signal) => requestApp(d, ex, url, headers, d.appId, body, signal));
-    await relay(res, ex.res, ex.req.headers.accept === 'text/event-stream');
+    await res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
   };
 }

@@ -10,24 +10,24 @@ import { DaprError } from '../../core/errors.js';
 import type { Exchange } from '../../core/http.js';
 import type { CallPolicy, RunOptions } from '../../core/policy.js';
 import { hasBody } from './headers.js';
-import type { UpstreamResponse } from './upstream.js';
+import type { Forwarded } from './forwarded.js';
 
 /** Bodies up to this size are buffered for replay when the policy may retry. */
 export const REPLAY_LIMIT = 64 * 1024;
 
 export type InvocationBody = Readable | Buffer | null;
 
-const failureStatus = (r: UpstreamResponse): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
-const discard = (r: UpstreamResponse): void => void r.body.dump().catch(() => undefined);
-const RUN_ONCE: RunOptions<UpstreamResponse> = { failureStatus, discard, once: true };
-const RUN_PLAIN: RunOptions<UpstreamResponse> = { failureStatus, discard };
+const failureStatus = (r: Forwarded): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
+const discard = (r: Forwarded): void => void r.body.dump().catch(() => undefined);
+const RUN_ONCE: RunOptions<Forwarded> = { failureStatus, discard, once: true };
+const RUN_PLAIN: RunOptions<Forwarded> = { failureStatus, discard };
 
 export async function invokeUnderPolicy(
   policy: CallPolicy,
   ex: Exchange,
   target: string,
-  attempt: (body: InvocationBody, signal: AbortSignal | undefined) => Promise<UpstreamResponse>,
-): Promise<UpstreamResponse> {
+  attempt: (body: InvocationBody, signal: AbortSignal | undefined) => Promise<Forwarded>,
+): Promise<Forwarded> {
   const req = ex.req;
   let body: InvocationBody = hasBody(req.headers) ? req : null;
   let options = RUN_PLAIN;

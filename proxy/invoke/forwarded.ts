@@ -1,0 +1,213 @@
+// One forwarded request on undici's low-level dispatch interface, for the proxy paths
+// (invocation, fronting, the callee's app channel). undici's `request()` wraps every answer in
+// a Readable body, a promise per stage and abort-signal plumbing; the proxy only needs the
+// status to judge the answer, then the bytes copied into our ServerResponse. Here the handler is
+// the answer: `head` resolves with the status, `relayTo` copies the body into the response as
+// chunks arrive (pausing the upstream socket while ours is full), and `dump` drops it (an answer
+// the resiliency policy discards) so the connection returns to its pool.
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { copyResponseHeaders } from './headers.js';
+
+/** More than this of a dropped answer: the connection is closed rather than drained. */
+const DUMP_LIMIT = 128 * 1024;
+
+type Headers = Record<string, string | string[] | undefined>;
+
+export class Forwarded implements Dispatcher.DispatchHandler {
+  statusCode = 0;
+  private rawHeaders: Buffer[] | null = null;
+  private parsed: Headers | null = null;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private resumeFn: (() => void) | null = null;
+  /** Chunks that arrived before a consumer (kept only while the socket is paused). */
+  private queued: Buffer[] | null = null;
+  private sink: ServerResponse | null = null;
+  private dumping = false;
+  private dumped = 0;
+  private complete = false;
+  private failure: Error | null = null;
+  private settleHead: ((self: Forwarded) => void) | null = null;
+  private failHead: ((err: Error) => void) | null = null;
+  private settleBody: (() => void) | null = null;
+  private failBody: ((err: Error) => void) | null = null;
+  /** Called once when the exchange with the upstream is over, whatever the outcome. */
+  onSettled: (() => void) | null = null;
+  /** The answer's status and headers have arrived (rejects when the request fails before that). */
+  readonly head: Promise<Forwarded>;
+
+  constructor(signal?: AbortSignal) {
+    this.head = new Promise((resolve, reject) => {
+      this.settleHead = resolve;
+      this.failHead = reject;
+    });
+    if (signal) {
+      if (signal.aborted) this.abort(signal.reason as Error);
+      else signal.addEventListener('abort', () => this.abort(signal.reason as Error), { once: true });
+    }
+  }
+
+  /** The answer's headers, lower-cased names, repeated ones as arrays. */
+  get headers(): Headers {
+    if (this.parsed) return this.parsed;
+    const out: Headers = {};
+    const raw = this.rawHeaders ?? [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const k = raw[i]!.toString('latin1').toLowerCase();
+      const v = raw[i + 1]!.toString('latin1');
+      const prev = out[k];
+      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    this.parsed = out;
+    return out;
+  }
+
+  /** So that policies written for streamed answers (`r.body.dump()`) can drop this one. */
+  get body(): { dump(): Promise<void> } {
+    return this;
+  }
+
+  abort(err?: Error): void {
+    const why = err ?? new Error('aborted');
+    if (this.abortFn) this.abortFn(why);
+    else this.failure ??= why;
+  }
+
+  // --- undici's handler interface -------------------------------------------------------
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.failure) abort(this.failure);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx interim answers are not relayed
+    this.statusCode = statusCode;
+    this.rawHeaders = rawHeaders;
+    this.resumeFn = resume;
+    const settle = this.settleHead;
+    this.settleHead = this.failHead = null;
+    settle?.(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const sink = this.sink;
+    if (sink) {
+      if (sink.write(chunk)) return true;
+      sink.once('drain', this.resume);
+      return false;
+    }
+    if (this.dumping) {
+      this.dumped += chunk.length;
+      if (this.dumped > DUMP_LIMIT) this.abort(new Error('dropped answer too large to drain'));
+      return true;
+    }
+    (this.queued ??= []).push(chunk);
+    return false;
+  }
+
+  onComplete(): void {
+    this.complete = true;
+    this.settled();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    this.failure = err;
+    this.settled();
+    if (this.failHead) {
+      const fail = this.failHead;
+      this.settleHead = this.failHead = null;
+      fail(err);
+      return;
+    }
+    const { settleBody, failBody } = this;
+    this.settleBody = this.failBody = null;
+    if (this.sink) this.sink.off('close', this.onSinkClose);
+    // A dropped answer that fails is dropped all the same.
+    if (this.dumping) settleBody?.();
+    else failBody?.(err);
+  }
+
+  // --- consumers ------------------------------------------------------------------------
+
+  /**
+   * Writes status, headers (minus hop-by-hop ones) and body into `res`. Resolves when the last
+   * byte is handed to the socket, or quietly when the client went away first (the upstream
+   * request is then aborted, which drops its connection); rejects when the upstream body fails.
+   */
+  relayTo(res: ServerResponse, isEventStream: boolean): Promise<void> {
+    res.statusCode = this.statusCode;
+    const headers = this.headers;
+    copyResponseHeaders(res, headers);
+    // Server-sent events: the caller should see the headers now, not with the first event.
+    if (isEventStream || String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
+    if (this.complete && !this.queued?.length) {
+      res.end();
+      return Promise.resolve();
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.complete) {
+      const chunks = this.queued!;
+      this.queued = null;
+      for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+      res.end(chunks[chunks.length - 1]);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.settleBody = resolve;
+      this.failBody = reject;
+      this.sink = res;
+      res.once('close', this.onSinkClose);
+      const chunks = this.queued;
+      this.queued = null;
+      let full = false;
+      if (chunks) for (const c of chunks) full = !res.write(c) || full;
+      if (full) res.once('drain', this.resume);
+      else this.resume();
+    });
+  }
+
+  /** Drops the answer; the connection is reused once it is read to the end. */
+  dump(): Promise<void> {
+    this.queued = null;
+    if (this.complete || this.failure) return Promise.resolve();
+    this.dumping = true;
+    return new Promise((resolve) => {
+      this.settleBody = resolve;
+      this.resume();
+    });
+  }
+
+  private settled(): void {
+    const fn = this.onSettled;
+    this.onSettled = null;
+    fn?.();
+  }
+
+  private readonly resume = (): void => {
+    this.resumeFn?.();
+  };
+
+  private finish(): void {
+    const sink = this.sink;
+    const settle = this.settleBody;
+    this.settleBody = this.failBody = null;
+    if (sink) {
+      sink.off('close', this.onSinkClose);
+      sink.end();
+    }
+    settle?.();
+  }
+
+  private readonly onSinkClose = (): void => {
+    // Our client left before the answer was complete.
+    if (this.complete) return;
+    this.sink = null;
+    const settle = this.settleBody;
+    this.settleBody = this.failBody = null;
+    this.abort(new Error('the caller went away'));
+    settle?.();
+  };
+}
