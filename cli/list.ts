@@ -16,9 +16,9 @@ export function listMain(argv: readonly string[], env: NodeJS.ProcessEnv): numbe
     process.stdout.write('No bulwark sidecars found.\n');
     return 0;
   }
-  const head = ['APP ID', 'HTTP PORT', 'GRPC PORT', 'INTERNAL PORT', 'APP PORT', 'METRICS PORT', 'SIDECAR PID', 'CLI PID', 'APP PID', 'AGE', 'COMMAND', 'RUN FILE'];
+  const head = ['APP ID', 'HTTP PORT', 'GRPC PORT', 'INTERNAL PORT', 'PUBLIC PORT', 'APP PORT', 'METRICS PORT', 'SIDECAR PID', 'CLI PID', 'APP PID', 'AGE', 'COMMAND', 'RUN FILE'];
   const rows = entries.map((e) => [
-    e.appId, String(e.httpPort), String(e.grpcPort), String(e.internalPort), String(e.appPort ?? 0), String(e.metricsPort),
+    e.appId, String(e.httpPort), String(e.grpcPort), String(e.internalPort), e.publicPort ? String(e.publicPort) : '', String(e.appPort ?? 0), String(e.metricsPort),
     String(e.pid), String(e.cliPid ?? ''), String(e.appPid ?? ''), age(Date.now() - e.startedAt), e.command ?? '', e.runFile ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -32,6 +32,7 @@ function toJson(e: RegistryEntry): Record<string, unknown> {
     httpPort: e.httpPort,
     grpcPort: e.grpcPort,
     internalPort: e.internalPort,
+    publicPort: e.publicPort ?? 0,
     appPort: e.appPort ?? 0,
     metricsPort: e.metricsPort,
     sidecarPid: e.pid,

@@ -6,7 +6,7 @@ import { createServer as createNetServer, connect, type AddressInfo } from 'node
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startApp, startMember } from '../helpers/mesh.js';
-import { ROOT, startProcess, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
+import { CLI, ROOT, startProcess, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
 
 const home = tempDir('bulwark-home-');
 let plain: Server;
@@ -123,6 +123,11 @@ describe('fronting (--public-port) an unmodified service', () => {
     // The same app stays reachable by app id through the sidecar's API.
     const byId = await request(`${sc.url}/v1.0/invoke/inventory/method/items/2`);
     expect(await byId.body.json()).toEqual({ id: '2', name: 'nut', stock: 9 });
+    // `bulwark list` shows the public port next to the others.
+    const listed = startProcess(process.execPath, [CLI, 'list', '-o', 'json'], { env: { BULWARK_HOME: home } });
+    await listed.exited;
+    const rows = JSON.parse(listed.output()) as Array<{ appId: string; publicPort: number }>;
+    expect(rows.find((r) => r.appId === 'inventory')?.publicPort).toBe(publicPort);
   });
 });
 
