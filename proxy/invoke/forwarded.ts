@@ -11,6 +11,8 @@ import { copyResponseHeaders } from './headers.js';
 
 /** More than this of a dropped answer: the connection is closed rather than drained. */
 const DUMP_LIMIT = 128 * 1024;
+/** Bytes of an answer kept before its consumer attaches, beyond which reading pauses. */
+const QUEUE_LIMIT = 64 * 1024;
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -20,8 +22,9 @@ export class Forwarded implements Dispatcher.DispatchHandler {
   private parsed: Headers | null = null;
   private abortFn: ((err?: Error) => void) | null = null;
   private resumeFn: (() => void) | null = null;
-  /** Chunks that arrived before a consumer (kept only while the socket is paused). */
+  /** Chunks that arrived before a consumer attached. */
   private queued: Buffer[] | null = null;
+  private queuedBytes = 0;
   private sink: ServerResponse | null = null;
   private dumping = false;
   private dumped = 0;
@@ -103,8 +106,12 @@ export class Forwarded implements Dispatcher.DispatchHandler {
       if (this.dumped > DUMP_LIMIT) this.abort(new Error('dropped answer too large to drain'));
       return true;
     }
+    // No consumer yet (the head promise has not been taken up): keep what the same read
+    // brought, so a small answer is complete before it is relayed and goes out in one write;
+    // past a bound, stop reading until a consumer comes.
     (this.queued ??= []).push(chunk);
-    return false;
+    this.queuedBytes += chunk.length;
+    return this.queuedBytes < QUEUE_LIMIT;
   }
 
   onComplete(): void {
@@ -187,7 +194,8 @@ export class Forwarded implements Dispatcher.DispatchHandler {
   }
 
   private readonly resume = (): void => {
-    this.resumeFn?.();
+    // The parser serves the connection's next request once this one is over: leave it alone.
+    if (!this.complete && !this.failure) this.resumeFn?.();
   };
 
   private finish(): void {
@@ -196,6 +204,7 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     this.settleBody = this.failBody = null;
     if (sink) {
       sink.off('close', this.onSinkClose);
+      sink.off('drain', this.resume);
       sink.end();
     }
     settle?.();
