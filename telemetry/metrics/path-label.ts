@@ -88,7 +88,19 @@ export class PathLabeler {
     this.patterns = [...texts].map(compile).sort((a, b) => specificity(b, a));
   }
 
+  /** Raw path → label, for paths met before (the same few paths carry most traffic). */
+  private readonly memo = new Map<string, string>();
+
   label(rawPath: string): string {
+    const known = this.memo.get(rawPath);
+    if (known !== undefined) return known;
+    const label = this.compute(rawPath);
+    if (this.memo.size >= MAX_RAW_PATHS) this.memo.clear();
+    this.memo.set(rawPath, label);
+    return label;
+  }
+
+  private compute(rawPath: string): string {
     if (VERBATIM.has(rawPath)) return rawPath;
     if (this.patterns.length > 0) {
       const cleaned = ('/' + rawPath).replace(/\/{2,}/g, '/');
