@@ -229,9 +229,13 @@ class EncryptStream extends Segmenter {
   }
 }
 
-/** A Transform turning plaintext into a `dapr.io/enc/v1` document. */
-export async function createEncryptStream(opts: EncryptOptions): Promise<Transform> {
-  const rnd = randomBytes(32 + NONCE_PREFIX);
+/**
+ * A Transform turning plaintext into a `dapr.io/enc/v1` document. `rnd` is the file key (32
+ * bytes) followed by the nonce prefix (7 bytes): fresh random bytes, fixed only by the
+ * known-answer tests (test/unit/crypto-vectors.test.ts).
+ */
+export async function createEncryptStream(opts: EncryptOptions, rnd: Buffer = randomBytes(32 + NONCE_PREFIX)): Promise<Transform> {
+  if (rnd.length !== 32 + NONCE_PREFIX) throw new SchemeError('invalid file key');
   const fileKey = rnd.subarray(0, 32);
   const noncePrefix = rnd.subarray(32);
   const wrappedKey = await opts.wrapKey(Buffer.from(fileKey));
