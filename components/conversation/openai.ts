@@ -1,6 +1,9 @@
 // conversation.openai: any OpenAI-compatible chat completions endpoint. Model: env OPENAI_MODEL,
 // else metadata `model`, else Dapr's default (a request's `model` metadata wins over all).
 // `cacheTTL` (alias `responseCacheTTL`) keeps answers to identical requests for that long.
+// `apiType: azure` speaks Azure OpenAI as Dapr's component does (through langchaingo): POST
+// {endpoint}/openai/deployments/{model}/chat/completions?api-version={apiVersion} with the key in
+// an `api-key` header; the model names the deployment, and `endpoint` and `apiVersion` are required.
 import { createHash } from 'node:crypto';
 import { meta, type ComponentContext } from '../../core/component.js';
 import type { ConversationModel, ConversationRequest, ConversationResult, Message } from '../../core/conversation/component.js';
@@ -19,7 +22,14 @@ export async function createOpenAiConversation(ctx: ComponentContext): Promise<C
   const key = meta(ctx.metadata, 'key') ?? '';
   if (!key) throw new Error('conversation.openai: metadata property "key" is required');
   const model = ctx.env.OPENAI_MODEL || meta(ctx.metadata, 'model') || DEFAULT_MODEL;
+  // Dapr switches on the exact value; anything but `azure` is plain OpenAI.
+  const azure = meta(ctx.metadata, 'apiType') === 'azure';
+  const apiVersion = meta(ctx.metadata, 'apiVersion') ?? '';
+  if (azure && !meta(ctx.metadata, 'endpoint')) throw new Error('conversation.openai: metadata property "endpoint" is required when apiType is azure');
+  if (azure && !apiVersion) throw new Error('conversation.openai: metadata property "apiVersion" is required when apiType is azure');
   const endpoint = (meta(ctx.metadata, 'endpoint') || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  const chatUrl = (m: string): string =>
+    azure ? `${endpoint}/openai/deployments/${encodeURIComponent(m)}/chat/completions?api-version=${encodeURIComponent(apiVersion)}` : `${endpoint}/chat/completions`;
   const ttlText = meta(ctx.metadata, 'cacheTTL', 'responseCacheTTL');
   const ttlMs = ttlText ? parseGoDuration(ttlText) : undefined;
   if (ttlText && ttlMs === undefined) throw new Error(`conversation.openai: invalid cacheTTL ${ttlText}`);
@@ -28,18 +38,20 @@ export async function createOpenAiConversation(ctx: ComponentContext): Promise<C
   return {
     features: [],
     async converse(req, signal) {
-      const body = requestBody(req, req.metadata.model || model);
+      const useModel = req.metadata.model || model;
+      const body = requestBody(req, useModel);
       const apiKey = req.metadata.api_key || req.metadata.key || key;
       const text = JSON.stringify(body);
-      const cacheKey = ttlMs ? createHash('sha256').update(endpoint).update('\0').update(apiKey).update('\0').update(text).digest('hex') : '';
+      const url = chatUrl(useModel);
+      const cacheKey = ttlMs ? createHash('sha256').update(url).update('\0').update(apiKey).update('\0').update(text).digest('hex') : '';
       if (ttlMs) {
         const hit = cache.get(cacheKey);
         if (hit && hit.expires > Date.now()) return structuredClone(hit.result);
         if (hit) cache.delete(cacheKey);
       }
-      const res = await fetch(`${endpoint}/chat/completions`, {
+      const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+        headers: azure ? { 'content-type': 'application/json', 'api-key': apiKey } : { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
         body: text,
         ...(signal ? { signal } : {}),
       });

@@ -10,6 +10,7 @@ import { startSidecar, type SidecarProc } from '../helpers/processes.js';
 interface Seen {
   path: string;
   auth: string | undefined;
+  apiKey: string | undefined;
   body: { model: string; messages: Array<{ role: string; content: string }>; max_tokens?: number; temperature?: number; tools?: unknown[] };
 }
 
@@ -30,8 +31,16 @@ beforeAll(async () => {
     req.on('data', (d: Buffer) => (text += d.toString()));
     req.on('end', () => {
       const body = JSON.parse(text) as Seen['body'];
-      seen.push({ path: req.url ?? '', auth: req.headers.authorization, body });
+      seen.push({ path: req.url ?? '', auth: req.headers.authorization, apiKey: req.headers['api-key'] as string | undefined, body });
       if (req.url?.startsWith('/slow')) return void setTimeout(() => res.end('{}'), 20_000).unref();
+      // Azure OpenAI's shape: the deployment in the path, api-version in the query, the key in api-key.
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.startsWith('/azure/')) {
+        const m = /^\/azure\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(url.pathname);
+        if (!m || decodeURIComponent(m[1]!) !== body.model) return void res.writeHead(404).end('{"error":{"code":"DeploymentNotFound"}}');
+        if (url.searchParams.get('api-version') !== '2025-01-01-preview') return void res.writeHead(404).end('{"error":{"code":"404","message":"Resource not found"}}');
+        if (req.headers['api-key'] !== 'azure-key' || req.headers.authorization !== undefined) return void res.writeHead(401).end('{"error":{"code":"401"}}');
+      }
       const last = body.messages[body.messages.length - 1]!.content;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({
@@ -54,6 +63,8 @@ beforeAll(async () => {
       'nocache.yaml': component('llm-nocache', 'conversation.openai', { key: 'sk-test', endpoint: `http://127.0.0.1:${llmPort}/v1` }),
       'slow.yaml': component('llm-slow', 'conversation.openai', { key: 'sk-test', endpoint: `http://127.0.0.1:${llmPort}/slow` }),
       'down.yaml': component('llm-down', 'conversation.openai', { key: 'sk-test', endpoint: 'http://127.0.0.1:1/v1' }),
+      'azure.yaml': component('llm-azure', 'conversation.openai', { key: 'azure-key', apiType: 'azure', apiVersion: '2025-01-01-preview', endpoint: `http://127.0.0.1:${llmPort}/azure/`, cacheTTL: '10m' }),
+      'azure-badversion.yaml': component('llm-azure-old', 'conversation.openai', { key: 'azure-key', apiType: 'azure', apiVersion: '2023-05-15', endpoint: `http://127.0.0.1:${llmPort}/azure` }),
       'resiliency.yaml': `apiVersion: dapr.io/v1alpha1
 kind: Resiliency
 metadata:
@@ -187,6 +198,24 @@ describe('conversation.openai against a loopback OpenAI-compatible server', () =
     const lines = text.split('\n').filter((l) => l.startsWith('dapr_component_conversation_count{'));
     expect(lines.some((l) => l.includes('component="llm"') && l.includes('success="true"'))).toBe(true);
     expect(lines.some((l) => l.includes('component="llm-down"') && l.includes('success="false"'))).toBe(true);
+  });
+
+  it('apiType azure: deployment path, api-version query and api-key header', async () => {
+    const before = seen.length;
+    const r = await converse('alpha2', 'llm-azure', { inputs: [{ messages: [user('azure')] }] });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.outputs[0].choices[0].message.content).toBe('ANSWER: AZURE (reach me at bot@example.com)');
+    expect(seen[before]).toMatchObject({ path: '/azure/openai/deployments/env-model/chat/completions?api-version=2025-01-01-preview', apiKey: 'azure-key', auth: undefined });
+    // A request's model metadata picks the deployment; its api_key replaces the key (here: refused).
+    const other = await converse('alpha2', 'llm-azure', { inputs: [{ messages: [user('deploy')] }], metadata: { model: 'gpt-4o-prod' } });
+    expect(other.status).toBe(200);
+    expect(seen[before + 1]!.path).toBe('/azure/openai/deployments/gpt-4o-prod/chat/completions?api-version=2025-01-01-preview');
+    const wrongKey = await converse('alpha2', 'llm-azure', { inputs: [{ messages: [user('key')] }], metadata: { api_key: 'other' } });
+    expect(wrongKey.json.errorCode).toBe('ERR_CONVERSATION_INVOKE');
+    expect(seen[before + 2]!.apiKey).toBe('other');
+    const old = await converse('alpha2', 'llm-azure-old', { inputs: [{ messages: [user('x')] }] });
+    expect([old.status, old.json.errorCode]).toEqual([500, 'ERR_CONVERSATION_INVOKE']);
+    expect(old.json.message).toMatch(/404/);
   });
 
   it('lists the conversation components in metadata', async () => {

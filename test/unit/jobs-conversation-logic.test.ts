@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createOpenAiConversation } from '../../components/conversation/openai.js';
 import { scrubPii } from '../../core/conversation/pii.js';
 import { parseJobCron } from '../../core/jobs/cron.js';
 import { JobErrors, nextTrigger, parseJob, retryDelay, type StoredJob } from '../../core/jobs/job.js';
@@ -43,5 +44,16 @@ describe('PII scrubbing', () => {
     expect(scrubPii('from 8.8.8.8 and fe80::1ff:fe23:4567:890a')).toBe('from <IP> and <IP>');
     expect(scrubPii('ssn 078-05-1120 at https://example.com/x')).toBe('ssn <SSN> at <URL>');
     expect(scrubPii('order 1234567890123, 3 items, 12:30, v1.2.3')).toBe('order 1234567890123, 3 items, 12:30, v1.2.3');
+  });
+});
+
+describe('conversation.openai apiType azure', () => {
+  const ctx = (metadata: Record<string, string>) => ({ name: 'llm', type: 'conversation.openai', version: 'v1', metadata, appId: 'a', homeDir: '/nonexistent', cwd: '/', env: {}, logger: { debug() {}, info() {}, warn() {}, error() {} } as never });
+
+  it('needs endpoint and apiVersion, as Dapr documents', async () => {
+    await expect(createOpenAiConversation(ctx({ key: 'k', apiType: 'azure', apiVersion: '2025-01-01-preview' }))).rejects.toThrow(/"endpoint" is required when apiType is azure/);
+    await expect(createOpenAiConversation(ctx({ key: 'k', apiType: 'azure', endpoint: 'https://r.openai.azure.com/' }))).rejects.toThrow(/"apiVersion" is required when apiType is azure/);
+    // Any other apiType is plain OpenAI, as in Dapr.
+    await expect(createOpenAiConversation(ctx({ key: 'k', apiType: 'openai' }))).resolves.toBeDefined();
   });
 });
