@@ -5,8 +5,14 @@
 // the due fire by advancing `nextFireTime` under the ETag: of two hosts that briefly both
 // believe they own an actor, only one wins the claim, so a fire happens on exactly one host
 // (at most once: a host that dies between claim and fire loses that one fire).
+//
+// A reminder with a `failure_policy` is retried when a fire fails (the app answers other than
+// 200 or cannot be reached): the claim already schedules the retry (`retry` holds the attempt and
+// the regular fire to resume), and a successful fire puts the regular schedule back. A host that
+// dies mid-fire therefore leaves the retry in the store, so such reminders are at least once.
 import type { Logger } from '../component.js';
 import { DaprError } from '../errors.js';
+import { failureRetryDelay, type FailurePolicy } from '../failure-policy.js';
 import { ETagError } from '../state/component.js';
 import type { StoreHandle } from '../state/store-handle.js';
 import type { Schedule } from './reminder-time.js';
@@ -27,19 +33,24 @@ export interface StoredReminder {
   nextFireTime: string;
   repetitionsLeft: number;
   schedule: { firstAt: number; periodMs?: number; repetitions: number; expiresAt?: number };
+  failurePolicy?: FailurePolicy;
+  /** Set while a retry is scheduled: retries so far, and the regular fire (epoch ms) to resume. */
+  retry?: { attempt: number; resumeAt?: number };
 }
 
 export interface ReminderFirer {
   /** Whether this host owns the actor now. */
   owns(type: string, id: string): boolean;
-  /** Fires into the app; resolves to true when the app asked to cancel. */
-  fire(r: StoredReminder): Promise<boolean>;
+  /** Fires into the app: whether it answered 200, and whether it asked to cancel. Throws when unreachable. */
+  fire(r: StoredReminder): Promise<{ ok: boolean; cancel: boolean }>;
 }
 
 const MAX_CAS = 20;
 
 export class Reminders {
   private readonly armed = new Map<string, { at: number; handle: NodeJS.Timeout }>();
+  /** Reminders being fired on this host: a retry that falls due meanwhile waits for the outcome. */
+  private readonly firing = new Set<string>();
   private poll: NodeJS.Timeout | undefined;
   private types: readonly string[] = [];
   private syncing: Promise<void> | undefined;
@@ -179,38 +190,61 @@ export class Reminders {
     this.armed.delete(k);
   }
 
-  /** Claims the fire due at `at` (advancing the stored schedule), then fires it. */
+  /**
+   * Claims the fire due at `at` (advancing the stored schedule, or scheduling the retry when the
+   * reminder has a failure policy that allows one), fires it, then settles the retry.
+   */
   private async due(type: string, id: string, name: string, at: number): Promise<void> {
-    if (this.closed || !this.firer.owns(type, id)) return;
     const k = `${type}||${id}||${name}`;
-    let claimed: StoredReminder | undefined;
+    if (this.closed || !this.firer.owns(type, id) || this.firing.has(k)) return;
+    let claimed: { r: StoredReminder; regular: RegularNext; retryAt: number | undefined } | undefined;
     try {
       claimed = await this.update(type, (list) => {
         const i = list.findIndex((x) => x.actorID === id && x.name === name);
         const r = list[i];
         if (!r || Date.parse(r.nextFireTime) !== at) return { write: false, result: undefined };
-        const left = r.repetitionsLeft > 0 ? r.repetitionsLeft - 1 : r.repetitionsLeft;
-        const s = { firstAt: r.schedule.firstAt, periodMs: r.schedule.periodMs, repetitions: r.schedule.repetitions, expiresAt: r.schedule.expiresAt };
-        // A host that was down for several periods fires once now, then keeps the period.
-        const next = nextFire(s, Math.max(at, Date.now() - (s.periodMs ?? 0)), left);
-        const copy = { ...r };
-        if (next === undefined) list.splice(i, 1);
-        else list[i] = { ...r, nextFireTime: new Date(next).toISOString(), repetitionsLeft: left };
-        return { write: true, result: copy };
+        const regular = regularNext(r, at);
+        const attempt = r.retry?.attempt ?? 0;
+        const delay = r.failurePolicy ? failureRetryDelay(r.failurePolicy, attempt) : undefined;
+        const retryAt = delay === undefined ? undefined : Math.max(Date.now() + delay, at + 1);
+        if (retryAt !== undefined) list[i] = { ...r, nextFireTime: new Date(retryAt).toISOString(), repetitionsLeft: regular.left, retry: { attempt: attempt + 1, ...(regular.at !== undefined ? { resumeAt: regular.at } : {}) } };
+        else if (regular.at === undefined) list.splice(i, 1);
+        else list[i] = withRegular(r, regular);
+        return { write: true, result: { r: { ...r }, regular, retryAt } };
       });
     } catch (err) {
       this.logger.warn(`actors: claiming reminder ${name} of ${type}/${id} failed: ${(err as Error).message}`);
     }
     this.armed.delete(k);
     if (!claimed) return void this.kick();
-    let cancel = false;
+    this.firing.add(k);
+    let outcome = { ok: false, cancel: false };
     try {
-      cancel = await this.firer.fire(claimed);
+      outcome = await this.firer.fire(claimed.r);
     } catch (err) {
       this.logger.warn(`actors: reminder ${name} of ${type}/${id} failed: ${(err as Error).message}`);
+    } finally {
+      this.firing.delete(k);
     }
-    if (cancel) await this.delete(type, id, name).catch((err: Error) => this.logger.warn(`actors: cancelling reminder ${name} failed: ${err.message}`));
+    if (outcome.cancel) await this.delete(type, id, name).catch((err: Error) => this.logger.warn(`actors: cancelling reminder ${name} failed: ${err.message}`));
+    else if (claimed.retryAt !== undefined) await this.settle(type, id, name, claimed, outcome.ok);
     this.kick();
+  }
+
+  /** After a fire that had a retry scheduled: success resumes the regular schedule, failure re-times the retry from now. */
+  private async settle(type: string, id: string, name: string, c: { r: StoredReminder; regular: RegularNext; retryAt: number | undefined }, ok: boolean): Promise<void> {
+    const retryIso = new Date(c.retryAt!).toISOString();
+    const delay = ok ? 0 : failureRetryDelay(c.r.failurePolicy!, c.r.retry?.attempt ?? 0)!;
+    await this.update(type, (list) => {
+      const i = list.findIndex((x) => x.actorID === id && x.name === name);
+      const r = list[i];
+      // Deleted, overwritten or already retried meanwhile: leave it.
+      if (!r || r.nextFireTime !== retryIso || !r.retry) return { write: false, result: undefined };
+      if (!ok) list[i] = { ...r, nextFireTime: new Date(Math.max(Date.now() + delay, c.retryAt!)).toISOString() };
+      else if (c.regular.at === undefined) list.splice(i, 1);
+      else list[i] = withRegular(r, c.regular);
+      return { write: true, result: undefined };
+    }).catch((err: Error) => this.logger.warn(`actors: updating reminder ${name} of ${type}/${id} after its fire failed: ${err.message}`));
   }
 
   close(): void {
@@ -218,4 +252,24 @@ export class Reminders {
     if (this.poll) clearTimeout(this.poll);
     for (const k of [...this.armed.keys()]) this.disarm(k);
   }
+}
+
+interface RegularNext {
+  /** The next regular fire (epoch ms), undefined when this was the last. */
+  at: number | undefined;
+  left: number;
+}
+
+/** Where the regular schedule goes after the fire due at `at` (a retry resumes where its first attempt left it). */
+function regularNext(r: StoredReminder, at: number): RegularNext {
+  if (r.retry) return { at: r.retry.resumeAt, left: r.repetitionsLeft };
+  const left = r.repetitionsLeft > 0 ? r.repetitionsLeft - 1 : r.repetitionsLeft;
+  const s = { firstAt: r.schedule.firstAt, periodMs: r.schedule.periodMs, repetitions: r.schedule.repetitions, expiresAt: r.schedule.expiresAt };
+  // A host that was down for several periods fires once now, then keeps the period.
+  return { at: nextFire(s, Math.max(at, Date.now() - (s.periodMs ?? 0)), left), left };
+}
+
+function withRegular(r: StoredReminder, n: RegularNext): StoredReminder {
+  const { retry: _retry, ...rest } = r;
+  return { ...rest, nextFireTime: new Date(n.at!).toISOString(), repetitionsLeft: n.left };
 }

@@ -4,6 +4,7 @@ import { DaprError } from '../errors.js';
 import type { Exchange, Handler, Route } from '../http.js';
 import { ERROR_RESPONSE_HEADER, callHeaders, type CallResult } from './host.js';
 import { INTERNAL_PREFIX, MOVED_HEADER } from './placement.js';
+import { parseFailurePolicy } from '../failure-policy.js';
 import { parseSchedule } from './reminder-time.js';
 import type { ActorsService } from './service.js';
 import type { ActorStateOperation } from '../state/actor-state.js';
@@ -195,8 +196,10 @@ function reminderCreateHandler(s: ActorsService): Handler {
     if (overwrite !== undefined && typeof overwrite !== 'boolean') throw new DaprError('malformedRequest', 'overwrite must be a boolean');
     const schedule = parseSchedule({ dueTime, period, ttl }, Date.now(), 'actorReminderCreate');
     const data = field(b, 'data');
+    // Go JSON: the key is matched case-insensitively, but it is `failure_policy`, underscore included.
+    const failurePolicy = parseFailurePolicy(field(b, 'failure_policy'), 'failure_policy', (f, why) => new DaprError('malformedRequest', `${f}: ${why}`));
     try {
-      await s.reminders!.create({ actorID: id, actorType: type, name, dueTime, period, ...(ttl ? { ttl } : {}), ...(data !== undefined ? { data } : {}) }, schedule, overwrite !== false);
+      await s.reminders!.create({ actorID: id, actorType: type, name, dueTime, period, ...(ttl ? { ttl } : {}), ...(data !== undefined ? { data } : {}), ...(failurePolicy ? { failurePolicy } : {}) }, schedule, overwrite !== false);
     } catch (err) {
       if (err instanceof DaprError) throw err;
       throw new DaprError('actorReminderCreate', `error creating actor reminder: ${(err as Error).message}`, { cause: err });

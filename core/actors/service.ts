@@ -127,7 +127,7 @@ export class ActorsService {
     }
   }
 
-  private async fireReminder(host: ActorHost, r: StoredReminder): Promise<boolean> {
+  private async fireReminder(host: ActorHost, r: StoredReminder): Promise<{ ok: boolean; cancel: boolean }> {
     const body = JSON.stringify({ dueTime: r.dueTime, period: r.period, ...(r.data !== undefined ? { data: r.data } : {}) });
     let res: CallResult;
     try {
@@ -138,7 +138,7 @@ export class ActorsService {
     }
     this.ctx.telemetry.actors?.reminderFired(r.actorType, res.status === 200);
     if (res.status !== 200) this.logger.warn(`actors: reminder ${r.name} of ${r.actorType}/${r.actorID} answered ${res.status}`);
-    return isTruthy(res.headers[REMINDER_CANCEL_HEADER]);
+    return { ok: res.status === 200, cancel: isTruthy(res.headers[REMINDER_CANCEL_HEADER]) };
   }
 
   isHosted(type: string): boolean {

@@ -1,15 +1,12 @@
 // A job as the API takes it (protobuf JSON, camelCase or snake_case), validated the way Dapr's
 // scheduler does, and the times it fires: `schedule` (cron or @every), `dueTime` (RFC 3339, Go
-// or ISO 8601 duration), `repeats`, `ttl`. Dapr's default failure policy: constant, 1s, 3 retries.
+// or ISO 8601 duration), `repeats`, `ttl`, `failurePolicy` (core/failure-policy.ts).
 import { parseGoDuration } from '../../resources/duration.js';
 import { parseIsoDuration } from '../actors/reminder-time.js';
 import { DaprError, type ErrorKind } from '../errors.js';
+import { DEFAULT_JOB_FAILURE_POLICY, failureRetryDelay, parseFailurePolicy, type FailurePolicy } from '../failure-policy.js';
 import { parseJobCron } from './cron.js';
 
-export interface FailurePolicy {
-  drop?: Record<string, never>;
-  constant?: { interval?: string; maxRetries?: number };
-}
 
 /** What the app scheduled, kept as given (GET answers it back). */
 export interface JobSpec {
@@ -92,20 +89,8 @@ export function parseJob(name: string, body: unknown, errors: JobErrors): JobSpe
     if (n > 0) spec.repeats = n;
   }
   if (b.data !== undefined) spec.data = b.data;
-  const fp = pick(b, 'failurePolicy', 'failure_policy') as Obj | undefined;
-  if (fp !== undefined) {
-    if (typeof fp !== 'object') throw errors.invalid('failurePolicy', 'must be an object');
-    if (fp.drop !== undefined) spec.failurePolicy = { drop: {} };
-    else if (fp.constant !== undefined) {
-      const c = (fp.constant ?? {}) as Obj;
-      const interval = c.interval;
-      const max = pick(c, 'maxRetries', 'max_retries');
-      if (interval !== undefined && (typeof interval !== 'string' || parseGoDuration(interval) === undefined)) throw errors.invalid('failurePolicy.constant.interval', `invalid duration ${JSON.stringify(interval)}`);
-      const maxN = typeof max === 'string' && /^\d+$/.test(max) ? Number(max) : max;
-      if (maxN !== undefined && (typeof maxN !== 'number' || !Number.isInteger(maxN) || maxN < 0)) throw errors.invalid('failurePolicy.constant.maxRetries', 'must be a non-negative integer');
-      spec.failurePolicy = { constant: { ...(interval ? { interval: interval as string } : {}), ...(maxN !== undefined ? { maxRetries: maxN as number } : {}) } };
-    }
-  }
+  const fp = parseFailurePolicy(pick(b, 'failurePolicy', 'failure_policy'), 'failurePolicy', (f, why) => errors.invalid(f, why));
+  if (fp) spec.failurePolicy = fp;
   firstTrigger(spec, Date.now(), errors); // validates the times
   return spec;
 }
@@ -149,12 +134,7 @@ export function nextTrigger(job: StoredJob, at: number): number | undefined {
 
 /** Interval and retries after a failed trigger; undefined = give up on this trigger. */
 export function retryDelay(job: StoredJob): number | undefined {
-  const fp = job.spec.failurePolicy;
-  if (fp?.drop) return undefined;
-  const interval = fp?.constant?.interval ? parseGoDuration(fp.constant.interval)! : 1000;
-  const max = fp?.constant ? fp.constant.maxRetries : 3;
-  if (max !== undefined && job.attempt >= max) return undefined;
-  return interval;
+  return failureRetryDelay(job.spec.failurePolicy ?? DEFAULT_JOB_FAILURE_POLICY, job.attempt);
 }
 
 /** GET's answer: protobuf JSON, data as a google.protobuf.Any holding a Value. */

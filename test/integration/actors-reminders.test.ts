@@ -65,6 +65,25 @@ describe('reminders', () => {
     expect((await fetch(`${host.url}/v1.0/actors/Counter/r-5/reminders/c`)).status).toBe(404);
   });
 
+  it('retry a failed fire per failure_policy: constant up to maxRetries, drop, and none', async () => {
+    const policy = (maxRetries: number) => ({ constant: { interval: '200ms', maxRetries } });
+    // The app fails the first `failTimes` fires of each reminder.
+    expect((await put('f-1/reminders/gives-up', { dueTime: '0s', data: { failTimes: 5 }, failure_policy: policy(2) })).status).toBe(204);
+    expect((await put('f-2/reminders/recovers', { dueTime: '0s', data: { failTimes: 2 }, failure_policy: policy(5) })).status).toBe(204);
+    expect((await put('f-3/reminders/dropped', { dueTime: '0s', data: { failTimes: 5 }, failure_policy: { drop: {} } })).status).toBe(204);
+    expect((await put('f-4/reminders/plain', { dueTime: '0s', data: { failTimes: 5 } })).status).toBe(204);
+    expect((await put('f-5/reminders/periodic', { dueTime: '0s', period: 'R2/PT1S', data: { failTimes: 1 }, failure_policy: policy(3) })).status).toBe(204);
+    await eventually(() => fires('f-1') === 3 && fires('f-2') === 3 && fires('f-3') === 1 && fires('f-4') === 1 && fires('f-5') === 3, 15_000);
+    await sleep(2_000);
+    expect([fires('f-1'), fires('f-2'), fires('f-3'), fires('f-4'), fires('f-5')]).toEqual([3, 3, 1, 1, 3]);
+    for (const [id, name] of [['f-1', 'gives-up'], ['f-2', 'recovers'], ['f-5', 'periodic']]) {
+      expect((await fetch(`${host.url}/v1.0/actors/Counter/${id}/reminders/${name}`)).status, id).toBe(404);
+    }
+    const bad = await put('f-6/reminders/bad', { dueTime: '1h', failure_policy: { constant: { interval: 'soon' } } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).errorCode).toBe('ERR_MALFORMED_REQUEST');
+  });
+
   it('fire again after the sidecar restarts, including one that fell due while it was down', async () => {
     expect((await put('r-6/reminders/keep', { dueTime: '0s', period: '1s' })).status).toBe(204);
     expect((await put('r-7/reminders/later', { dueTime: '2s' })).status).toBe(204);
