@@ -196,7 +196,9 @@ export class Reminders {
    */
   private async due(type: string, id: string, name: string, at: number): Promise<void> {
     const k = `${type}||${id}||${name}`;
-    if (this.closed || !this.firer.owns(type, id) || this.firing.has(k)) return;
+    if (this.closed || !this.firer.owns(type, id)) return;
+    // Still firing here: forget this timer; the kick after that fire re-arms from the store.
+    if (this.firing.has(k)) return void this.armed.delete(k);
     let claimed: { r: StoredReminder; regular: RegularNext; retryAt: number | undefined } | undefined;
     try {
       claimed = await this.update(type, (list) => {
