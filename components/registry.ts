@@ -5,6 +5,14 @@ import type { Category, Component, ComponentContext } from '../core/component.js
 
 export type Factory = (ctx: ComponentContext) => Promise<Component>;
 
+/**
+ * A factory whose module is imported on its first call: registering every backend then costs
+ * nothing until a component of that type is configured (the import is cached by the runtime).
+ */
+export function lazy<M>(load: () => Promise<M>, pick: (m: M) => Factory): Factory {
+  return async (ctx) => pick(await load())(ctx);
+}
+
 interface Entry {
   category: Category;
   factory: Factory;

@@ -38,7 +38,7 @@ export interface ResolverContext {
   logger: Logger;
 }
 
-export type ResolverFactory = (config: Readonly<Record<string, unknown>>, ctx: ResolverContext) => NameResolver;
+export type ResolverFactory = (config: Readonly<Record<string, unknown>>, ctx: ResolverContext) => NameResolver | Promise<NameResolver>;
 
 /** Builds the configured resolver; unknown names are a start-up error naming the file. */
 export async function createResolver(cfg: Configuration, ctx: ResolverContext, factories: Readonly<Record<string, ResolverFactory>>): Promise<NameResolver> {

@@ -9,10 +9,8 @@ import { configValue } from '../naming/resolver.js';
 import { LocalMembership } from './local-membership.js';
 import type { MembershipStore } from './membership.js';
 import { Placement } from './placement.js';
-import { PostgresMembership } from './postgres-membership.js';
-import { RedisMembership } from './redis-membership.js';
 
-export const actorsBlock: BlockFactory = (ctx) => {
+export const actorsBlock: BlockFactory = async (ctx) => {
   const nr = ctx.configuration.nameResolution;
   const kind = typeof nr.component === 'string' ? nr.component.toLowerCase() : 'local';
   const config = isObject(nr.configuration) ? (nr.configuration as Record<string, unknown>) : {};
@@ -20,11 +18,13 @@ export const actorsBlock: BlockFactory = (ctx) => {
   const ttl = configValue(config, 'leaseTTL');
   const leaseMs = (ttl === undefined ? undefined : parseGoDuration(String(ttl))) ?? 10_000;
   const onError = (err: Error): void => ctx.logger.debug(`actors: placement store: ${err.message}`);
-  const store = (): MembershipStore =>
+  // Imported only when configured: their drivers (ioredis, pg) stay unloaded otherwise.
+  const Shared =
     kind === 'redis'
-      ? new RedisMembership(config, namespace, leaseMs, onError)
+      ? (await import('./redis-membership.js')).RedisMembership
       : kind === 'postgresql' || kind === 'postgres'
-        ? new PostgresMembership(config, namespace, leaseMs, onError)
-        : new LocalMembership(ctx.homeDir, namespace);
+        ? (await import('./postgres-membership.js')).PostgresMembership
+        : undefined;
+  const store = (): MembershipStore => (Shared ? new Shared(config, namespace, leaseMs, onError) : new LocalMembership(ctx.homeDir, namespace));
   return createActorsBlock(ctx, (self) => new Placement(store, self, ctx.appId, namespace, ctx.logger));
 };
