@@ -86,7 +86,7 @@ export class Sidecar {
     });
     logger.info(`starting bulwark ${RUNTIME_VERSION} for app ${options.appId}`);
     const configuration = loadConfigurations(options.configFiles, options.env);
-    const telemetry = new SidecarTelemetry({
+    const telemetry = await SidecarTelemetry.create({
       appId: options.appId,
       ...(options.namespace ? { namespace: options.namespace } : {}),
       tracing: configuration.tracing,

@@ -1,6 +1,7 @@
 // The sidecar's telemetry, built once from Configuration `spec.tracing` and `spec.metric`: the
 // tracer (absent when samplingRate is "0"), Dapr's metric families (absent when metrics are off),
 // the Prometheus registry other parts register on, and the Telemetry facade blocks receive.
+// OpenTelemetry (SDK and exporters) is imported only when spans are exported somewhere.
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/component.js';
 import {
@@ -15,8 +16,14 @@ import {
 import { DaprActorMetrics } from './metrics/actor-metrics.js';
 import { DaprMetrics } from './metrics/dapr-metrics.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
+import { PropagatingTracer } from './tracing/propagating-tracer.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
-import { Tracer } from './tracing/tracer.js';
+
+/** What the trace layers need: ./tracing/tracer.ts (OpenTelemetry) or PropagatingTracer. */
+export interface SpanSource {
+  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders, startTimeMs?: number): Span;
+  shutdown(): Promise<void>;
+}
 
 export interface SidecarTelemetryOptions {
   appId: string;
@@ -35,19 +42,29 @@ export class SidecarTelemetry implements Telemetry {
   readonly tracing: TracingSettings;
   readonly metricSettings: MetricsSettings;
   /** Undefined when tracing is off (samplingRate "0"). */
-  readonly tracer: Tracer | undefined;
+  readonly tracer: SpanSource | undefined;
   /** Undefined when metrics are off (--enable-metrics=false or spec.metric.enabled false). */
   readonly metrics: DaprMetrics | undefined;
   /** dapr_runtime_actor_*, undefined when metrics are off. */
   readonly actors: DaprActorMetrics | undefined;
   private readonly spans = new WeakMap<object, Span>();
 
-  constructor(o: SidecarTelemetryOptions) {
-    this.tracing = tracingSettings(o.tracing, o.env);
+  static async create(o: SidecarTelemetryOptions): Promise<SidecarTelemetry> {
+    const tracing = tracingSettings(o.tracing, o.env);
+    let tracer: SpanSource | undefined;
+    if (tracing.samplingRate > 0) {
+      const exported = tracing.otlp !== undefined || tracing.zipkinUrl !== undefined || tracing.stdout;
+      tracer = exported ? new (await import('./tracing/tracer.js')).Tracer(tracing, o.appId, o.logger, o.env) : new PropagatingTracer(tracing.samplingRate);
+    }
+    return new SidecarTelemetry(o, tracing, tracer);
+  }
+
+  private constructor(o: SidecarTelemetryOptions, tracing: TracingSettings, tracer: SpanSource | undefined) {
+    this.tracing = tracing;
     this.metricSettings = metricsSettings(o.metric);
     const diag = o.logger.child({ scope: 'dapr.runtime.diagnostics' });
     for (const w of this.tracing.warnings) diag.warn(w);
-    this.tracer = this.tracing.samplingRate > 0 ? new Tracer(this.tracing, o.appId, o.logger, o.env) : undefined;
+    this.tracer = tracer;
     this.registry = new Registry();
     this.registry.setDefaultLabels({ app_id: o.appId });
     const metricsOn = o.enableMetrics && this.metricSettings.enabled;
