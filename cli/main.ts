@@ -1,14 +1,9 @@
 #!/usr/bin/env node
-// The `bulwark` command.
+// The `bulwark` command. Each subcommand's module is imported when it runs, so `--help` and
+// `version` start in tens of milliseconds and `list` does not load the sidecar.
 import { ResourceError } from '../resources/resource-error.js';
-import { RUNTIME_VERSION } from '../proxy/sidecar.js';
+import { RUNTIME_VERSION } from '../proxy/version.js';
 import { UsageError } from './args.js';
-import { certMain } from './cert.js';
-import { initMain } from './init.js';
-import { listMain } from './list.js';
-import { runMain } from './run.js';
-import { sentryMain } from './sentry.js';
-import { stopMain } from './stop.js';
 
 const HELP = `bulwark ${RUNTIME_VERSION}: a Dapr-compatible sidecar
 
@@ -32,19 +27,19 @@ async function main(argv: string[]): Promise<number> {
   const env = process.env;
   switch (cmd) {
     case 'run':
-      return runMain(rest, env, true);
+      return (await import('./run.js')).runMain(rest, env, true);
     case 'sidecar':
-      return runMain(rest, env, false);
+      return (await import('./run.js')).runMain(rest, env, false);
     case 'list':
-      return listMain(rest, env);
+      return (await import('./list.js')).listMain(rest, env);
     case 'stop':
-      return stopMain(rest, env);
+      return (await import('./stop.js')).stopMain(rest, env);
     case 'init':
-      return initMain(rest, env);
+      return (await import('./init.js')).initMain(rest, env);
     case 'cert':
-      return certMain(rest, env);
+      return (await import('./cert.js')).certMain(rest, env);
     case 'sentry':
-      return sentryMain(rest, env);
+      return (await import('./sentry.js')).sentryMain(rest, env);
     case 'version':
     case '--version':
       process.stdout.write(`${RUNTIME_VERSION}\n`);

@@ -29,15 +29,16 @@ import { baggageLayer } from './layers/baggage.js';
 import { errorCodeLayer, inboundMetricsLayer, metricsLayer } from './layers/metrics.js';
 import { inboundTraceLayer, traceLayer } from './layers/trace.js';
 import { rescueLayer } from './layers/rescue.js';
-import { GrpcListener } from './listeners/grpc-server.js';
+import { OnDemandGrpcListener } from './listeners/grpc-on-demand.js';
 import { HttpListener } from './listeners/http-server.js';
 import { announcedAddress } from './naming/host-address.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
 import type { SidecarOptions } from './options.js';
 import { Router } from './router.js';
 import { startSecurity } from './security.js';
+import { RUNTIME_VERSION } from './version.js';
 
-export const RUNTIME_VERSION = '0.1.0';
+export { RUNTIME_VERSION };
 
 export interface SidecarPorts {
   http: number;
@@ -232,8 +233,13 @@ export class Sidecar {
       await invocation.close();
       throw err;
     }
-    // The gRPC API: the blocks' gRPC services behind the same concerns as the HTTP API.
-    const grpc = new GrpcListener(Object.assign({}, ...blocks.map((b) => b.grpcServices ?? {})), { apiToken: options.apiToken, telemetry, logger, maxMessageBytes: options.maxBodyBytes });
+    // The gRPC API: the blocks' gRPC services behind the same concerns as the HTTP API. The port
+    // is bound now; the gRPC stack loads on its first connection (see grpc-on-demand.ts).
+    const grpcServices = Object.assign({}, ...blocks.map((b) => b.grpcServices ?? {}));
+    const grpc = new OnDemandGrpcListener(
+      async () => new (await import('./listeners/grpc-server.js')).GrpcListener(grpcServices, { apiToken: options.apiToken, telemetry, logger, maxMessageBytes: options.maxBodyBytes }),
+      logger,
+    );
     let grpcPort: number;
     try {
       grpcPort = await grpc.listen(options.grpcPort, options.listenAddress);

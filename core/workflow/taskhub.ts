@@ -2,7 +2,9 @@
 // raise, terminate, suspend, resume, purge, query) and the worker side (Hello, the GetWorkItems
 // stream, Complete*Task). Messages are proto-loader plain objects.
 import { randomUUID } from 'node:crypto';
-import { status as Code, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+// grpc-js's status codes alone: the package itself loads only when the gRPC port is first used.
+import { Status as Code } from '@grpc/grpc-js/build/src/constants.js';
 import type { Logger } from '../component.js';
 import type { ActivityResponse, OrchestratorResponse, Worker, WorkItem, WorkflowEngine } from './engine.js';
 import { WorkflowError } from './engine.js';

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import {
   Server,
   ServerCredentials,
@@ -12,6 +13,7 @@ import {
   status as Code,
   type GrpcObject,
   type ServerInterceptor,
+  type ConnectionInjector,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -132,6 +134,7 @@ export interface GrpcListenerOptions {
 export class GrpcListener {
   private readonly server: Server;
   private readonly definitions: PackageDefinition;
+  private injector: ConnectionInjector | undefined;
 
   constructor(
     services: Record<string, UntypedServiceImplementation>,
@@ -167,6 +170,12 @@ export class GrpcListener {
         else resolve(bound);
       });
     });
+  }
+
+  /** Serves a connection accepted elsewhere (./grpc-on-demand.ts owns the port) as if accepted here. */
+  serve(socket: Duplex): void {
+    this.injector ??= this.server.createConnectionInjector(ServerCredentials.createInsecure());
+    this.injector.injectConnection(socket);
   }
 
   close(graceMs: number): Promise<void> {
