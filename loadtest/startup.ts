@@ -227,13 +227,19 @@ async function main(): Promise<void> {
   const builds = a.base ? [{ label: 'base', main: a.base }, { label: 'this', main: a.main }] : [{ label: 'this', main: a.main }];
   const key = (build: string, name: string): string => `${build}\t${name}`;
   const samples = new Map<string, Sample[]>();
+  const failures = new Map<string, number>();
   try {
     for (let i = 0; i < a.runs; i++) {
       for (const name of a.cases) {
         for (const b of i % 2 === 0 ? builds : [...builds].reverse()) {
           process.stderr.write(`run ${i + 1}/${a.runs}: ${name}${a.base ? ` (${b.label})` : ''}\n`);
-          const s = await once(CASES[name]!, b.main, dirs.get(name)!, a.idleS);
-          samples.set(key(b.label, name), [...(samples.get(key(b.label, name)) ?? []), s]);
+          // One start that fails (a port taken meanwhile on a shared machine) is counted, not fatal.
+          const s = await once(CASES[name]!, b.main, dirs.get(name)!, a.idleS).catch((err: Error) => {
+            process.stderr.write(`  failed: ${err.message.split('\n')[0]}\n`);
+            return undefined;
+          });
+          if (s) samples.set(key(b.label, name), [...(samples.get(key(b.label, name)) ?? []), s]);
+          else failures.set(key(b.label, name), (failures.get(key(b.label, name)) ?? 0) + 1);
         }
       }
     }
@@ -241,11 +247,12 @@ async function main(): Promise<void> {
     console.log(`| case |${a.base ? ' build |' : ''} healthy p50 ms | max ms | idle RSS p50 MB | max MB |\n|---|${a.base ? '---|' : ''}---:|---:|---:|---:|`);
     for (const name of a.cases) {
       for (const b of builds) {
-        const s = samples.get(key(b.label, name))!;
+        const s = samples.get(key(b.label, name)) ?? [];
+        const failed = failures.get(key(b.label, name));
         const t = summarize(s.map((x) => x.readyMs));
         const rss = s.map((x) => x.rssMB).filter((x) => !Number.isNaN(x));
         const m = rss.length ? summarize(rss) : undefined;
-        console.log(`| ${CASES[name]!.what} |${a.base ? ` ${b.label} |` : ''} ${t.p50.toFixed(0)} | ${t.max.toFixed(0)} | ${m ? m.p50.toFixed(1) : '–'} | ${m ? m.max.toFixed(1) : '–'} |`);
+        console.log(`| ${CASES[name]!.what}${failed ? ` (${failed} failed starts)` : ''} |${a.base ? ` ${b.label} |` : ''} ${t.p50.toFixed(0)} | ${t.max.toFixed(0)} | ${m ? m.p50.toFixed(1) : '–'} | ${m ? m.max.toFixed(1) : '–'} |`);
       }
     }
     if (a.profile) for (const name of a.cases) if (name !== 'help') await profileCase(CASES[name]!, a.main, dirs.get(name)!);
