@@ -121,6 +121,14 @@ describe('Configuration decoding', () => {
     expect(() => tracingSettings({ otel: { endpointAddress: 'c:1', protocol: 'udp' } }, {})).toThrow(/http or grpc/);
   });
 
+  it('sends protobuf over HTTP as daprd does, names no path over gRPC, and honours http/json from the environment', () => {
+    expect(tracingSettings({ otel: { endpointAddress: 'localhost:4318', protocol: 'http', isSecure: false } }, {}).otlp).toMatchObject({ protocol: 'http', encoding: 'protobuf' });
+    expect(tracingSettings({ otel: { endpointAddress: 'localhost:4317', protocol: 'grpc', isSecure: false } }, {}).otlp).toMatchObject({ url: 'http://localhost:4317', protocol: 'grpc' });
+    expect(tracingSettings({ otel: { endpointAddress: 'collector:4317', protocol: 'grpc' } }, {}).otlp?.url).toBe('https://collector:4317');
+    expect(tracingSettings({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp).toMatchObject({ protocol: 'http', encoding: 'json' });
+    expect(tracingSettings({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4317' }).otlp).toMatchObject({ url: 'https://c:4317', protocol: 'grpc' });
+  });
+
   it('falls back to OTEL_EXPORTER_OTLP_* without a configured endpoint; the scheme does not select TLS', () => {
     const s = tracingSettings({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=2' });
     expect(s.otlp).toMatchObject({ url: 'https://collector:4318/v1/traces', protocol: 'http', headers: { a: '1', b: '2' } });
