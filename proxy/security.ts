@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { TlsOptions } from 'node:tls';
 import type { Logger } from '../core/component.js';
 import type { Configuration } from '../resources/configuration.js';
 import { isTruthy } from '../resources/decode.js';
@@ -14,6 +13,7 @@ import { CA_FILES } from '../security/ca.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN } from '../security/identity.js';
 import { DEFAULT_SENTRY_PORT } from '../security/sentry-protocol.js';
 import { requestCertificate, sentryFailureReason } from '../security/sentry-client.js';
+import { ReloadingTls } from '../security/reloading-tls.js';
 import type { MtlsContext } from '../security/tls.js';
 import { WorkloadCertificate, type RotationEvents } from '../security/workload.js';
 import type { DaprSecurityMetrics } from '../telemetry/metrics/security-metrics.js';
@@ -62,7 +62,7 @@ export async function startSecurity(options: SidecarOptions, configuration: Conf
     mtls: ctx ? mtlsIdentityLayer() : null,
     aclLayer: aclLayer(parsed.acl, options.appId, metrics),
     ...(ctx ? { internalTls: ctx } : {}),
-    ...(options.publicTls ? { publicTls: publicTls(options.publicTls) } : {}),
+    ...(options.publicTls ? { publicTls: new ReloadingTls(options.publicTls, logger) } : {}),
   };
   return { inbound, peer: ctx, close: () => workload?.close() };
 }
@@ -127,16 +127,3 @@ async function startWorkload(
 }
 
 const FIRST_CERTIFICATE_WAIT_MS = 30_000;
-
-function publicTls(p: NonNullable<SidecarOptions['publicTls']>): TlsOptions {
-  const read = (f: string, what: string): string => {
-    try {
-      return readFileSync(f, 'utf8');
-    } catch (err) {
-      throw new Error(`public TLS ${what} ${f}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  const out: TlsOptions = { cert: read(p.certFile, 'certificate'), key: read(p.keyFile, 'key'), minVersion: 'TLSv1.2' };
-  if (p.clientCaFile) Object.assign(out, { ca: read(p.clientCaFile, 'client CA'), requestCert: true, rejectUnauthorized: true });
-  return out;
-}
