@@ -16,6 +16,18 @@ describe('traceparent', () => {
     expect(parseTraceparent(`00-${T.toUpperCase()}-${S.toUpperCase()}-00`)).toEqual({ traceId: T, spanId: S, flags: 0 });
   });
 
+  it('reads the canonical form and its near misses exactly as the general parser does', () => {
+    expect(parseTraceparent(`00-${T}-${S}-ff`)).toEqual({ traceId: T, spanId: S, flags: 255 });
+    expect(parseTraceparent(`00-${T}-${S}-a1`)).toEqual({ traceId: T, spanId: S, flags: 0xa1 });
+    // Upper-case flags and a leading space (55 characters) fall back to the lenient path.
+    expect(parseTraceparent(`00-${T}-${S}-0A`)).toEqual({ traceId: T, spanId: S, flags: 10 });
+    expect(parseTraceparent(` 0-${T}-${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00_${T}-${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}_${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}-${S}_01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}-${S}-0g`)).toBeUndefined();
+  });
+
   it('accepts extra fields only after version 00', () => {
     expect(parseTraceparent(`01-${T}-${S}-01-extra`)).toEqual({ traceId: T, spanId: S, flags: 1 });
     expect(parseTraceparent(`00-${T}-${S}-01-extra`)).toBeUndefined();
