@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type { TlsOptions } from 'node:tls';
 import type { Logger } from '../core/component.js';
 import type { Configuration } from '../resources/configuration.js';
 import { isTruthy } from '../resources/decode.js';
@@ -13,9 +12,11 @@ import { AclError, parseAccessControl } from '../security/acl.js';
 import { CA_FILES } from '../security/ca.js';
 import { DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN } from '../security/identity.js';
 import { DEFAULT_SENTRY_PORT } from '../security/sentry-protocol.js';
-import { requestCertificate } from '../security/sentry-client.js';
+import { requestCertificate, sentryFailureReason } from '../security/sentry-client.js';
+import { ReloadingTls } from '../security/reloading-tls.js';
 import type { MtlsContext } from '../security/tls.js';
-import { WorkloadCertificate } from '../security/workload.js';
+import { WorkloadCertificate, type RotationEvents } from '../security/workload.js';
+import type { DaprSecurityMetrics } from '../telemetry/metrics/security-metrics.js';
 import type { InboundSecurity } from './invoke/service.js';
 import { aclLayer } from './layers/acl.js';
 import { mtlsIdentityLayer } from './layers/mtls-identity.js';
@@ -30,7 +31,7 @@ export interface SidecarSecurity {
   close(): void;
 }
 
-export async function startSecurity(options: SidecarOptions, configuration: Configuration, logger: Logger): Promise<SidecarSecurity> {
+export async function startSecurity(options: SidecarOptions, configuration: Configuration, logger: Logger, metrics?: DaprSecurityMetrics): Promise<SidecarSecurity> {
   const configFile = configuration.files.at(-1) ?? '(configuration)';
   let parsed;
   try {
@@ -40,7 +41,18 @@ export async function startSecurity(options: SidecarOptions, configuration: Conf
     throw err;
   }
   for (const w of parsed.warnings) logger.warn(w);
-  const workload = await startWorkload(options, configuration, parsed.acl?.trustDomain ?? DEFAULT_TRUST_DOMAIN, logger);
+  const events: RotationEvents | undefined = metrics && {
+    rotated: () => metrics.certificateRotated(),
+    rotationFailed: (err) => metrics.certificateRotationFailed(sentryFailureReason(err)),
+  };
+  let workload: WorkloadCertificate | undefined;
+  try {
+    workload = await startWorkload(options, configuration, parsed.acl?.trustDomain ?? DEFAULT_TRUST_DOMAIN, logger, events);
+  } catch (err) {
+    metrics?.mtlsInitFailed(sentryFailureReason(err));
+    throw err;
+  }
+  if (workload) metrics?.mtlsInitialized();
   if (!workload && parsed.acl && parsed.acl.policies.size > 0) {
     logger.warn('accessControl has policies but mTLS is off: callers have no verified identity, so only the global defaultAction applies (as in Dapr)');
   }
@@ -48,14 +60,20 @@ export async function startSecurity(options: SidecarOptions, configuration: Conf
   const ctx = workload?.context;
   const inbound: InboundSecurity = {
     mtls: ctx ? mtlsIdentityLayer() : null,
-    aclLayer: aclLayer(parsed.acl, options.appId),
+    aclLayer: aclLayer(parsed.acl, options.appId, metrics),
     ...(ctx ? { internalTls: ctx } : {}),
-    ...(options.publicTls ? { publicTls: publicTls(options.publicTls) } : {}),
+    ...(options.publicTls ? { publicTls: new ReloadingTls(options.publicTls, logger) } : {}),
   };
   return { inbound, peer: ctx, close: () => workload?.close() };
 }
 
-async function startWorkload(options: SidecarOptions, configuration: Configuration, trustDomain: string, logger: Logger): Promise<WorkloadCertificate | undefined> {
+async function startWorkload(
+  options: SidecarOptions,
+  configuration: Configuration,
+  trustDomain: string,
+  logger: Logger,
+  events: RotationEvents | undefined,
+): Promise<WorkloadCertificate | undefined> {
   const m = options.mtls;
   // Dapr's CLI turns `spec.mtls.enabled: true` into --enable-mtls --sentry-address localhost:50001.
   const e = configuration.mtls.enabled;
@@ -69,7 +87,7 @@ async function startWorkload(options: SidecarOptions, configuration: Configurati
   if (Boolean(m?.certChain) !== Boolean(m?.certKey)) logger.warn('DAPR_CERT_CHAIN and DAPR_CERT_KEY go together; the one given alone is ignored');
   if (m?.certChain && m.certKey) {
     const leaf = new X509Certificate(m.certChain);
-    if (!leaf.ca) return WorkloadCertificate.start({ certChain: m.certChain, key: m.certKey, anchors }, log);
+    if (!leaf.ca) return WorkloadCertificate.start({ certChain: m.certChain, key: m.certKey, anchors }, log, events);
     logger.warn('DAPR_CERT_CHAIN/DAPR_CERT_KEY hold a CA (issuer) certificate: ignored, a sidecar never holds an issuer key; asking the sentry instead (Dapr >= 1.12 does the same)');
   }
   const address = m?.sentryAddress ?? (typeof configuration.mtls.sentryAddress === 'string' ? configuration.mtls.sentryAddress : `localhost:${DEFAULT_SENTRY_PORT}`);
@@ -105,20 +123,7 @@ async function startWorkload(options: SidecarOptions, configuration: Configurati
       }
     }
   };
-  return WorkloadCertificate.start(source, log);
+  return WorkloadCertificate.start(source, log, events);
 }
 
 const FIRST_CERTIFICATE_WAIT_MS = 30_000;
-
-function publicTls(p: NonNullable<SidecarOptions['publicTls']>): TlsOptions {
-  const read = (f: string, what: string): string => {
-    try {
-      return readFileSync(f, 'utf8');
-    } catch (err) {
-      throw new Error(`public TLS ${what} ${f}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  const out: TlsOptions = { cert: read(p.certFile, 'certificate'), key: read(p.keyFile, 'key'), minVersion: 'TLSv1.2' };
-  if (p.clientCaFile) Object.assign(out, { ca: read(p.clientCaFile, 'client CA'), requestCert: true, rejectUnauthorized: true });
-  return out;
-}

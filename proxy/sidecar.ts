@@ -174,7 +174,7 @@ export class Sidecar {
       setExtended: (k, v) => (self ? self.setExtended(k, v) : extended.set(k, v)),
       shutdown: (force) => self?.requestShutdown(force),
     };
-    const security = await startSecurity(options, configuration, logger);
+    const security = await startSecurity(options, configuration, logger, telemetry.security);
     const invocation = await InvocationService.create({
       appId: options.appId,
       namespace: options.namespace,

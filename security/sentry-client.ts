@@ -23,9 +23,31 @@ export interface SentryClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Why a request for a certificate failed, in the words of daprd's
+ * dapr_runtime_mtls_*_fail_total `reason` label: `sentry_conn` (no connection or no answer),
+ * `sign` (the sentry refused, or answered something unusable), `prikeygen` (no key could be made).
+ */
+export type SentryFailure = 'sentry_conn' | 'sign' | 'prikeygen';
+
+export function sentryFailureReason(err: unknown): SentryFailure {
+  for (let e = err as { reason?: SentryFailure; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.reason) return e.reason;
+  }
+  return 'sign';
+}
+
+const failure = <E extends Error>(err: E, reason: SentryFailure): E & { reason: SentryFailure } => Object.assign(err, { reason });
+
 export async function requestCertificate(o: SentryClientOptions): Promise<Credentials> {
-  const key = generateKey(o.keyType);
-  const csr = buildCsr(key);
+  let key: ReturnType<typeof generateKey>;
+  let csr: string;
+  try {
+    key = generateKey(o.keyType);
+    csr = buildCsr(key);
+  } catch (err) {
+    throw failure(new Error(`could not make a key and CSR: ${(err as Error).message}`, { cause: err }), 'prikeygen');
+  }
   let lastErr: unknown;
   const attempts = o.attempts ?? 5;
   for (let i = 0; i < attempts; i++) {
@@ -77,19 +99,19 @@ function post(o: SentryClientOptions, csr: string): Promise<SignResponse> {
           try {
             parsed = JSON.parse(text) as typeof parsed;
           } catch {
-            return reject(new Error(`sentry answered ${res.statusCode} with a body that is not JSON`));
+            return reject(failure(new Error(`sentry answered ${res.statusCode} with a body that is not JSON`), 'sign'));
           }
           if (res.statusCode !== 200 || typeof parsed.certChain !== 'string') {
             const err = new Error(`sentry refused (${res.statusCode}): ${parsed.error ?? text}`);
             // 4xx: asking again will not help.
-            return reject(Object.assign(err, { permanent: (res.statusCode ?? 500) < 500 }));
+            return reject(Object.assign(failure(err, 'sign'), { permanent: (res.statusCode ?? 500) < 500 }));
           }
           resolve(parsed as SignResponse);
         });
       },
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
+    req.on('error', (err) => reject(failure(err, 'sentry_conn')));
     req.end(payload);
   });
 }

@@ -11,6 +11,12 @@ export interface RotationLog {
   warn(msg: string): void;
 }
 
+/** Told of each renewal after the first certificate (for daprd's rotation counters). */
+export interface RotationEvents {
+  rotated(): void;
+  rotationFailed(err: unknown): void;
+}
+
 export const RETRY_MS = 10_000;
 
 export class WorkloadCertificate {
@@ -23,13 +29,14 @@ export class WorkloadCertificate {
     readonly context: MtlsContext,
     private readonly source: CredentialSource | undefined,
     private readonly log: RotationLog,
+    private readonly events: RotationEvents | undefined,
   ) {}
 
   /** `source` undefined: static credentials (from files), never renewed. */
-  static async start(first: Credentials | CredentialSource, log: RotationLog): Promise<WorkloadCertificate> {
+  static async start(first: Credentials | CredentialSource, log: RotationLog, events?: RotationEvents): Promise<WorkloadCertificate> {
     const source = typeof first === 'function' ? first : undefined;
     const creds = typeof first === 'function' ? await first() : first;
-    const w = new WorkloadCertificate(new MtlsContext(creds), source, log);
+    const w = new WorkloadCertificate(new MtlsContext(creds), source, log, events);
     log.info(`workload certificate ${w.context.identity.uri}, valid until ${w.context.notAfter.toISOString()}`);
     // Renewal stops with the listeners that use the certificate.
     w.context.onDetached(() => w.close());
@@ -59,10 +66,12 @@ export class WorkloadCertificate {
       if (this.closed) return;
       this.context.rotate(creds);
       this.rotations++;
+      this.events?.rotated();
       this.log.info(`workload certificate rotated, valid until ${leafNotAfter(creds.certChain).toISOString()}`);
       this.schedule();
     } catch (err) {
       this.failures++;
+      this.events?.rotationFailed(err);
       this.log.warn(`workload certificate renewal failed (retrying in ${RETRY_MS / 1000}s): ${(err as Error).message}`);
       if (this.closed) return;
       this.timer = setTimeout(() => void this.renew(), RETRY_MS);

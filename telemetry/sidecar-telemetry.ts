@@ -15,6 +15,7 @@ import {
 } from '../core/telemetry.js';
 import { DaprActorMetrics } from './metrics/actor-metrics.js';
 import { DaprMetrics } from './metrics/dapr-metrics.js';
+import { DaprSecurityMetrics } from './metrics/security-metrics.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
 import { PropagatingTracer } from './tracing/propagating-tracer.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
@@ -47,6 +48,8 @@ export class SidecarTelemetry implements Telemetry {
   readonly metrics: DaprMetrics | undefined;
   /** dapr_runtime_actor_*, undefined when metrics are off. */
   readonly actors: DaprActorMetrics | undefined;
+  /** dapr_runtime_mtls_* and dapr_runtime_acl_*, undefined when metrics are off. */
+  readonly security: DaprSecurityMetrics | undefined;
   private readonly spans = new WeakMap<object, Span>();
 
   static async create(o: SidecarTelemetryOptions): Promise<SidecarTelemetry> {
@@ -72,12 +75,14 @@ export class SidecarTelemetry implements Telemetry {
       collectDefaultMetrics({ register: this.registry });
       this.metrics = new DaprMetrics(this.registry, this.metricSettings, o.namespace);
       this.actors = new DaprActorMetrics(this.registry);
+      this.security = new DaprSecurityMetrics(this.registry);
       if (this.metricSettings.increasedCardinality && this.metricSettings.pathMatching.length === 0) {
         diag.info('metric.http.increasedCardinality is on (the default): HTTP metric paths keep ids, up to a bound; set pathMatching or turn it off to group them');
       }
     } else {
       this.metrics = undefined;
       this.actors = undefined;
+      this.security = undefined;
     }
   }
 

@@ -10,7 +10,6 @@
 // peer certificate into the caller identity) and `aclLayer`; tracing and metrics layers go
 // into `extra`.
 import type { Server } from 'node:http';
-import type { TlsOptions } from 'node:tls';
 import type { ComponentSet } from '../../core/block.js';
 import type { Logger } from '../../core/component.js';
 import type { PeerClient } from '../../core/app.js';
@@ -19,6 +18,7 @@ import type { PolicyProvider } from '../../core/policy.js';
 import type { SecretStore } from '../../core/secrets/component.js';
 import type { Configuration } from '../../resources/configuration.js';
 import type { ResourceSet } from '../../resources/types.js';
+import type { ReloadingTls } from '../../security/reloading-tls.js';
 import type { MtlsContext } from '../../security/tls.js';
 import type { AppChannel } from '../app-channel.js';
 import { rescueLayer } from '../layers/rescue.js';
@@ -40,8 +40,8 @@ export interface InboundSecurity {
   aclLayer: Layer | null;
   /** Mutual TLS of the internal listener and of calls to peers (absent: plaintext). */
   internalTls?: MtlsContext;
-  /** HTTPS on the public listener. */
-  publicTls?: TlsOptions;
+  /** HTTPS on the public listener, reloaded when its files change. */
+  publicTls?: ReloadingTls;
 }
 
 export interface InvocationOptions {
@@ -151,7 +151,8 @@ export class InvocationService {
     this.ports.internal = await this.internal.listen(o.internalPort, o.listenAddress, '--dapr-internal-grpc-port');
     if (o.publicPort !== undefined) {
       const publicHandler = stack(inboundHandler(this.delivery(), false, o.policies), [rescueLayer(o.logger), sec.aclLayer, ...extra]);
-      this.publicListener = new HttpListener(publicHandler, o.maxBodyBytes, sec.publicTls);
+      this.publicListener = new HttpListener(publicHandler, o.maxBodyBytes, sec.publicTls?.serverOptions());
+      sec.publicTls?.attach(this.publicListener.server); // a replaced certificate is served to new connections
       this.tunnels.serve(this.publicListener.server, publicHandler, o.maxBodyBytes);
       try {
         this.ports.public = await this.publicListener.listen(o.publicPort, o.listenAddress, '--public-port');

@@ -139,12 +139,18 @@ function decodeSafe(s: string): string {
  * parent (the caller app's own `traceparent` is replaced); the response is left alone so the
  * calling sidecar answers its app with its own API span, as Dapr does.
  */
+function withoutLeadingSlashes(path: string): string {
+  let i = 0;
+  while (path.charCodeAt(i) === 47) i++;
+  return i === 0 ? path : path.slice(i);
+}
+
 export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): Layer | null {
   const tracer = telemetry.tracer;
   if (!tracer) return null;
   return (next) => async (ex) => {
     const headers = ex.req.headers;
-    const method = ex.path.replace(/^\/+/, '');
+    const method = withoutLeadingSlashes(ex.path);
     const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
     telemetry.bindSpan(ex.req, span);
     headers.traceparent = span.traceparent!;

@@ -12,9 +12,43 @@ const HEX = /^[0-9a-fA-F]+$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
+// Every hop of a traced request parses one: the form the W3C spec and every SDK write
+// (version 00, lower-case hex, no extra fields) is checked with one pass over its 55 characters
+// and cut with two slices; anything else takes the lenient general path.
+const TRACEPARENT_LENGTH = 55;
+
+function isLowerHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+}
+
+function parseCanonical(v: string): ParsedTraceparent | undefined {
+  if (v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 48 || v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined;
+  let traceNonZero = false;
+  let spanNonZero = false;
+  for (let i = 3; i < 35; i++) {
+    const c = v.charCodeAt(i);
+    if (!isLowerHex(c)) return undefined;
+    if (c !== 48) traceNonZero = true;
+  }
+  for (let i = 36; i < 52; i++) {
+    const c = v.charCodeAt(i);
+    if (!isLowerHex(c)) return undefined;
+    if (c !== 48) spanNonZero = true;
+  }
+  const f1 = v.charCodeAt(53);
+  const f2 = v.charCodeAt(54);
+  if (!isLowerHex(f1) || !isLowerHex(f2) || !traceNonZero || !spanNonZero) return undefined;
+  const hex = (c: number): number => (c <= 57 ? c - 48 : c - 87);
+  return { traceId: v.slice(3, 35), spanId: v.slice(36, 52), flags: hex(f1) * 16 + hex(f2) };
+}
+
 /** Parses a `traceparent`; undefined when it is invalid (the caller then starts a new root). */
 export function parseTraceparent(value: string | undefined): ParsedTraceparent | undefined {
   if (!value) return undefined;
+  if (value.length === TRACEPARENT_LENGTH) {
+    const fast = parseCanonical(value);
+    if (fast) return fast;
+  }
   const parts = value.trim().split('-');
   if (parts.length < 4) return undefined;
   const [version, traceId, spanId, flags] = parts as [string, string, string, string];
@@ -32,7 +66,8 @@ export function parseTraceparent(value: string | undefined): ParsedTraceparent |
 }
 
 export function formatTraceparent(traceId: string, spanId: string, flags: number): string {
-  return `00-${traceId}-${spanId}-${(flags & 0xff).toString(16).padStart(2, '0')}`;
+  const f = flags & 0xff;
+  return `00-${traceId}-${spanId}-${f === 1 ? '01' : f === 0 ? '00' : f.toString(16).padStart(2, '0')}`;
 }
 
 const TS_KEY = /^(?:[a-z0-9][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})$/;

@@ -1,8 +1,12 @@
-// The span exporters `spec.tracing` can turn on together: OTLP/HTTP (the OpenTelemetry exporter,
-// JSON encoding), Zipkin v2 JSON (as `dapr init` configures it) and stdout (the sidecar log).
-// Export failures are reported through the caller's `onError`, never thrown into traffic.
+// The span exporters `spec.tracing` can turn on together: OTLP (the OpenTelemetry exporters:
+// over HTTP with a protobuf body as daprd sends it, or JSON; over gRPC), Zipkin v2 JSON (as
+// `dapr init` configures it) and stdout (the sidecar log). Export failures are reported through
+// OpenTelemetry's global error handler, never thrown into traffic.
+import { Metadata } from '@grpc/grpc-js';
 import { ExportResultCode, hrTimeToMicroseconds, type ExportResult } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { request } from 'undici';
@@ -10,7 +14,15 @@ import type { Logger } from '../../core/component.js';
 import type { OtlpSettings } from './settings.js';
 
 export function otlpExporter(s: OtlpSettings): SpanExporter {
-  return new OTLPTraceExporter({ url: s.url, headers: s.headers, ...(s.timeoutMs ? { timeoutMillis: s.timeoutMs } : {}) });
+  const timeout = s.timeoutMs ? { timeoutMillis: s.timeoutMs } : {};
+  if (s.protocol === 'grpc') {
+    // The URL's scheme selects TLS (https: the system's roots) or plaintext.
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(s.headers)) metadata.set(k.toLowerCase(), v);
+    return new OtlpGrpcExporter({ url: s.url, metadata, ...timeout });
+  }
+  const Exporter = s.encoding === 'json' ? OtlpJsonExporter : OtlpProtoExporter;
+  return new Exporter({ url: s.url, headers: s.headers, ...timeout });
 }
 
 const ZIPKIN_KIND: Partial<Record<SpanKind, string>> = {

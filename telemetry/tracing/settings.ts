@@ -2,9 +2,15 @@
 // fallback when no OTLP endpoint is configured.
 
 export interface OtlpSettings {
-  /** Full URL of the traces endpoint (`http[s]://host:port/v1/traces`). */
+  /**
+   * Full URL of the traces endpoint: `http[s]://host:port/v1/traces` over HTTP,
+   * `http[s]://host:port` over gRPC (the scheme selects TLS).
+   */
   url: string;
+  /** `http`: OTLP/HTTP, as daprd sends it (protobuf body); `grpc`: OTLP/gRPC. */
   protocol: 'http' | 'grpc';
+  /** The HTTP body: protobuf (daprd's only one), or JSON when OTEL_EXPORTER_OTLP_PROTOCOL is `http/json`. */
+  encoding: 'protobuf' | 'json';
   headers: Record<string, string>;
   timeoutMs?: number;
 }
@@ -41,8 +47,9 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
     }
     const secure = otel.isSecure === undefined ? true : otel.isSecure === true || str(otel.isSecure) === 'true';
     otlp = {
-      url: otlpUrl(endpoint, secure),
+      url: otlpUrl(endpoint, secure, protocol),
       protocol,
+      encoding: 'protobuf',
       headers: headerList(otel.headers),
       ...(otel.timeout !== undefined ? { timeoutMs: durationMs(str(otel.timeout)!) } : {}),
     };
@@ -52,18 +59,17 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
       const proto = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'grpc';
       const secure = env.OTEL_EXPORTER_OTLP_INSECURE !== 'true';
       const timeout = env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT || env.OTEL_EXPORTER_OTLP_TIMEOUT;
+      const protocol = proto.startsWith('http') ? 'http' : 'grpc';
       otlp = {
-        url: otlpUrl(envEndpoint.replace(/^https?:\/\//, ''), secure),
-        protocol: proto.startsWith('http') ? 'http' : 'grpc',
+        url: otlpUrl(envEndpoint.replace(/^https?:\/\//, ''), secure, protocol),
+        protocol,
+        // Beyond daprd (protobuf only): the OpenTelemetry name for JSON bodies is honoured.
+        encoding: proto === 'http/json' ? 'json' : 'protobuf',
         headers: headerList((env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || '').split(',')),
         ...(timeout && Number.isFinite(Number(timeout)) ? { timeoutMs: Number(timeout) } : {}),
       };
       if (rateText === '') rateText = '1';
     }
-  }
-  if (otlp?.protocol === 'grpc') {
-    warnings.push('OTLP over gRPC is not supported by bulwark; spans are not exported to ' + otlp.url + ' (use otel.protocol: http)');
-    otlp = undefined;
   }
   const parsed = Number(rateText);
   const samplingRate = rateText === '' || !Number.isFinite(parsed) ? DEFAULT_SAMPLING_RATE : Math.min(1, Math.max(0, parsed));
@@ -76,11 +82,12 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
   };
 }
 
-function otlpUrl(endpoint: string, secure: boolean): string {
+function otlpUrl(endpoint: string, secure: boolean, protocol: 'http' | 'grpc'): string {
   const base = endpoint.replace(/\/+$/, '');
-  // An address with a path already names the traces endpoint.
-  const hasPath = base.includes('/');
-  return `${secure ? 'https' : 'http'}://${base}${hasPath ? '' : '/v1/traces'}`;
+  // gRPC names the service, not a path; over HTTP an address with a path already names the
+  // traces endpoint.
+  const path = protocol === 'grpc' || base.includes('/') ? '' : '/v1/traces';
+  return `${secure ? 'https' : 'http'}://${base}${path}`;
 }
 
 function headerList(v: unknown): Record<string, string> {

@@ -4,12 +4,15 @@
 // Unsampled spans still get fresh ids so `traceparent` (flags 00) keeps travelling.
 import { STATUS_CODES } from 'node:http';
 import {
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   SpanKind as OtelKind,
   SpanStatusCode,
   TraceFlags,
   trace,
+  type Context,
   type Span as OtelSpan,
+  type SpanOptions,
   type Tracer as OtelTracer,
 } from '@opentelemetry/api';
 import { setGlobalErrorHandler, TraceState } from '@opentelemetry/core';
@@ -33,6 +36,50 @@ const KINDS: Record<SpanKind, OtelKind> = {
   producer: OtelKind.PRODUCER,
   consumer: OtelKind.CONSUMER,
   internal: OtelKind.INTERNAL,
+};
+
+// The key under which a Context holds its span, learned through the public API once: a probe
+// context records the key `trace.setSpan` stores with.
+const SPAN_KEY: symbol = (() => {
+  let key: symbol | undefined;
+  const probe: Context = {
+    getValue: () => undefined,
+    setValue: (k) => ((key = k), probe),
+    deleteValue: () => probe,
+  };
+  trace.setSpan(probe, trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  if (!key) throw new Error('OpenTelemetry did not reveal its span context key');
+  return key;
+})();
+
+/**
+ * The context of a span started from an incoming `traceparent`: it only holds the remote
+ * parent, which is all the SDK reads from it (`trace.getSpan`). A full Context would copy a Map
+ * and make three closures for every traced request.
+ */
+class RemoteParent implements Context {
+  constructor(private readonly parent: OtelSpan) {}
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.parent : undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.parent).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  }
+}
+
+// One options object per kind, shared by every span started now (the SDK only reads it).
+const SPAN_OPTIONS: Record<SpanKind, SpanOptions> = {
+  server: Object.freeze({ kind: OtelKind.SERVER }),
+  client: Object.freeze({ kind: OtelKind.CLIENT }),
+  producer: Object.freeze({ kind: OtelKind.PRODUCER }),
+  consumer: Object.freeze({ kind: OtelKind.CONSUMER }),
+  internal: Object.freeze({ kind: OtelKind.INTERNAL }),
 };
 
 /** Bounds of each exporter's queue: spans beyond maxQueueSize are dropped, never waited for. */
@@ -98,19 +145,21 @@ export class Tracer {
 
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders, startTimeMs?: number): Span {
     const p = parseTraceparent(parent?.traceparent);
-    let ctx = ROOT_CONTEXT;
+    let ctx: Context = ROOT_CONTEXT;
     let tracestate: string | undefined;
     if (p) {
       tracestate = validTracestate(parent?.tracestate);
-      ctx = trace.setSpanContext(ROOT_CONTEXT, {
-        traceId: p.traceId,
-        spanId: p.spanId,
-        traceFlags: p.flags & TraceFlags.SAMPLED,
-        isRemote: true,
-        ...(tracestate ? { traceState: new TraceState(tracestate) } : {}),
-      });
+      ctx = new RemoteParent(
+        trace.wrapSpanContext({
+          traceId: p.traceId,
+          spanId: p.spanId,
+          traceFlags: p.flags & TraceFlags.SAMPLED,
+          isRemote: true,
+          traceState: tracestate ? new TraceState(tracestate) : undefined,
+        }),
+      );
     }
-    const span = this.tracer.startSpan(name, startTimeMs === undefined ? { kind: KINDS[kind] } : { kind: KINDS[kind], startTime: startTimeMs }, ctx);
+    const span = this.tracer.startSpan(name, startTimeMs === undefined ? SPAN_OPTIONS[kind] : { kind: KINDS[kind], startTime: startTimeMs }, ctx);
     return new SdkSpan(span, tracestateToSend(tracestate));
   }
 

@@ -3,13 +3,16 @@
 // listener shares: too many header fields or too large a head is refused with 431, and the
 // public port never reaches the sidecar API.
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMember, type Member } from '../helpers/mesh.js';
-import { CLI, startProcess, tempDir } from '../helpers/processes.js';
+import { CLI, eventually, startProcess, tempDir } from '../helpers/processes.js';
 import { certInit, foreignCa, svid } from '../helpers/security.js';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 
 // The gRPC API listens on 50001 by default: every sidecar here takes a free port instead.
 const GRPC = ['--dapr-grpc-port', '0'];
@@ -78,6 +81,65 @@ describe('HTTPS fronting', () => {
     expect(JSON.parse(r.out)).toMatchObject({ name: 'site', url: '/v1.0/metadata' });
     const s = curl(openPort, '/v1.0/invoke/web/method/hello', []);
     expect(JSON.parse(s.out)).toMatchObject({ name: 'site', url: '/v1.0/invoke/web/method/hello' });
+  });
+});
+
+describe('reloading a replaced fronting certificate', () => {
+  /** The serial of the certificate a new TLS connection to `port` is shown. */
+  function servedSerial(port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sock = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(file('certs/ca.crt')), servername: 'localhost' }, () => {
+        const serial = sock.getPeerCertificate().serialNumber;
+        sock.end();
+        resolve(serial);
+      });
+      sock.once('error', reject);
+    });
+  }
+
+  /** GET over a keep-alive agent; says whether the request went over an already open connection. */
+  function get(agent: HttpsAgent, port: number, path: string): Promise<{ status: number; reused: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, agent, ca: readFileSync(file('certs/ca.crt')), servername: 'localhost' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+      });
+      req.once('error', reject);
+      req.end();
+    });
+  }
+
+  it('serves the new certificate to new connections, keeps open ones, and keeps the old one when the new set is broken', async () => {
+    await cli('cert', 'issue', '--out', file('second'), '--dns', 'localhost', '--ip', '127.0.0.1');
+    copyFileSync(file('front.crt'), file('live.crt'));
+    copyFileSync(file('front.key'), file('live.key'));
+    const port = await freePort();
+    const m = await startMember('renewing', home, { args: ['--public-port', String(port), '--public-tls-cert-file', file('live.crt'), '--public-tls-key-file', file('live.key'), ...GRPC] });
+    const first = await servedSerial(port);
+    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    expect(await get(agent, port, '/before')).toEqual({ status: 200, reused: false });
+
+    // Replace the pair (key first, then certificate, as a renewal tool might).
+    copyFileSync(file('second.key'), file('live.key'));
+    copyFileSync(file('second.crt'), file('live.crt'));
+    await m.sidecar.waitFor(/certificate reloaded/, 20_000);
+    const second = await servedSerial(port);
+    expect(second).not.toBe(first);
+    expect(second).toBe(new X509Certificate(readFileSync(file('second.crt'))).serialNumber);
+    // The connection opened before the swap still carries requests; curl on a new one verifies the new certificate.
+    expect(await get(agent, port, '/after')).toEqual({ status: 200, reused: true });
+    const c = curl(port, '/curl', []);
+    expect(c.code).toBe(0);
+    expect(JSON.parse(c.out)).toMatchObject({ name: 'renewing', url: '/curl' });
+
+    // A certificate that does not match the key on disk is refused with a reason; the last good one keeps serving.
+    const seen = m.sidecar.output().length;
+    copyFileSync(file('front.crt'), file('live.crt'));
+    const warned = await eventually(() => /were not loaded, the previous certificate keeps serving: .*live\.crt.*/.exec(m.sidecar.output().slice(seen)), 20_000, 100);
+    expect(warned[0]).toMatch(/key values mismatch/);
+    expect(await servedSerial(port)).toBe(second);
+    expect(curl(port, '/still', []).code).toBe(0);
+    agent.destroy();
   });
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readEntries } from '../../proxy/naming/local-registry.js';
 import { eventually, startSidecar, tempDir, writeFolder, type SidecarProc } from '../helpers/processes.js';
-import { startOtlpReceiver, startZipkinReceiver, tracingConfig, type ReceivedSpan } from '../helpers/trace-receivers.js';
+import { startOtlpGrpcReceiver, startOtlpReceiver, startZipkinReceiver, tracingConfig, type ReceivedSpan } from '../helpers/trace-receivers.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = 'b7ad6b7169203331';
@@ -156,6 +156,8 @@ describe('tracing across service invocation', () => {
       expect(server.attributes).toMatchObject({ 'rpc.service': 'ServiceInvocation', 'dapr.invoke_method': 'pay' });
     }
     expect(otlp.spans.find((s) => s.spanId === s2)!.tracestate).toBe('congo=t61rcWkgMzE');
+    // OTLP/HTTP as daprd sends it: protobuf bodies.
+    expect(new Set(otlp.encodings)).toEqual(new Set(['application/x-protobuf']));
     // The callee counts the request and its answer under the caller's app id.
     const calleePort = readEntries(home).find((e) => e.appId === 'tr-callee')!.metricsPort;
     const text = await (await fetch(`http://127.0.0.1:${calleePort}/metrics`)).text();
@@ -166,6 +168,28 @@ describe('tracing across service invocation', () => {
     expect(callerText).toMatch(/dapr_runtime_service_invocation_req_sent_total\{dst_app_id="tr-callee",type="unary",app_id="tr-caller"\} [1-9]/);
     expect(callerText).toContain('dapr_runtime_service_invocation_res_recv_total{src_app_id="tr-callee",status="200",type="unary",app_id="tr-caller"} 1');
     expect(callerText).toContain('dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id="tr-caller",src_app_id="tr-callee",status="200"} 1');
+  });
+
+  it('exports the same linked trace over OTLP/gRPC (otel.protocol: grpc)', async () => {
+    const otlp = await startOtlpGrpcReceiver();
+    const app = await startApp();
+    const home = tempDir('bulwark-home-');
+    const config = configFile(tracingConfig({ samplingRate: '1', otlp }));
+    await sidecar('trg-callee', config, { home, appPort: app.port });
+    const a = await sidecar('trg-caller', config, { home });
+    const res = await eventually(async () => {
+      const r = await fetch(`${a.url}/v1.0/invoke/trg-callee/method/pay`, { method: 'POST', body: 'x', headers: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'congo=t61rcWkgMzE' } });
+      return r.status === 200 ? r : undefined;
+    });
+    expect(await res.text()).toBe('paid');
+    const s1 = res.headers.get('traceparent')!.split('-')[2]!;
+    const s2 = String(app.seen.find((s) => s.url === '/pay')!.headers.traceparent).split('-')[2]!;
+    const client = await eventually(() => byId(otlp.spans, s1));
+    const server = await eventually(() => byId(otlp.spans, s2));
+    expect(client).toMatchObject({ traceId: TRACE, parentSpanId: PARENT, kind: 'CLIENT', name: 'CallLocal/trg-callee/pay', service: 'trg-caller' });
+    expect(server).toMatchObject({ traceId: TRACE, parentSpanId: s1, kind: 'SERVER', name: 'CallLocal/trg-callee/pay', service: 'trg-callee', tracestate: 'congo=t61rcWkgMzE' });
+    expect(server.attributes).toMatchObject({ 'rpc.service': 'ServiceInvocation', 'dapr.invoke_method': 'pay' });
+    expect(new Set(otlp.encodings)).toEqual(new Set(['grpc']));
   });
 
   it('continues the client trace on the public fronting port with a SERVER span the app sees as parent', async () => {

@@ -16,6 +16,18 @@ describe('traceparent', () => {
     expect(parseTraceparent(`00-${T.toUpperCase()}-${S.toUpperCase()}-00`)).toEqual({ traceId: T, spanId: S, flags: 0 });
   });
 
+  it('reads the canonical form and its near misses exactly as the general parser does', () => {
+    expect(parseTraceparent(`00-${T}-${S}-ff`)).toEqual({ traceId: T, spanId: S, flags: 255 });
+    expect(parseTraceparent(`00-${T}-${S}-a1`)).toEqual({ traceId: T, spanId: S, flags: 0xa1 });
+    // Upper-case flags and a leading space (55 characters) fall back to the lenient path.
+    expect(parseTraceparent(`00-${T}-${S}-0A`)).toEqual({ traceId: T, spanId: S, flags: 10 });
+    expect(parseTraceparent(` 0-${T}-${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00_${T}-${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}_${S}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}-${S}_01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${T}-${S}-0g`)).toBeUndefined();
+  });
+
   it('accepts extra fields only after version 00', () => {
     expect(parseTraceparent(`01-${T}-${S}-01-extra`)).toEqual({ traceId: T, spanId: S, flags: 1 });
     expect(parseTraceparent(`00-${T}-${S}-01-extra`)).toBeUndefined();
@@ -119,6 +131,14 @@ describe('Configuration decoding', () => {
     expect(tracingSettings({ otel: { endpointAddress: 'localhost:4318', protocol: 'http', isSecure: false } }, {}).otlp?.url).toBe('http://localhost:4318/v1/traces');
     expect(tracingSettings({ otel: { endpointAddress: 'collector:4318', protocol: 'http' } }, {}).otlp?.url).toBe('https://collector:4318/v1/traces');
     expect(() => tracingSettings({ otel: { endpointAddress: 'c:1', protocol: 'udp' } }, {})).toThrow(/http or grpc/);
+  });
+
+  it('sends protobuf over HTTP as daprd does, names no path over gRPC, and honours http/json from the environment', () => {
+    expect(tracingSettings({ otel: { endpointAddress: 'localhost:4318', protocol: 'http', isSecure: false } }, {}).otlp).toMatchObject({ protocol: 'http', encoding: 'protobuf' });
+    expect(tracingSettings({ otel: { endpointAddress: 'localhost:4317', protocol: 'grpc', isSecure: false } }, {}).otlp).toMatchObject({ url: 'http://localhost:4317', protocol: 'grpc' });
+    expect(tracingSettings({ otel: { endpointAddress: 'collector:4317', protocol: 'grpc' } }, {}).otlp?.url).toBe('https://collector:4317');
+    expect(tracingSettings({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp).toMatchObject({ protocol: 'http', encoding: 'json' });
+    expect(tracingSettings({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4317' }).otlp).toMatchObject({ url: 'https://c:4317', protocol: 'grpc' });
   });
 
   it('falls back to OTEL_EXPORTER_OTLP_* without a configured endpoint; the scheme does not select TLS', () => {
