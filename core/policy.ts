@@ -22,6 +22,25 @@ export interface RunOptions<T> {
   once?: boolean;
   /** The caller went away: stops waiting between retries and aborts the attempt. */
   signal?: AbortSignal;
+  /**
+   * The caller's connection (a ServerResponse): a 'close' while the policy runs means the caller
+   * went away, with the effect of `signal`. Cheaper than a signal of its own per call: the policy
+   * listens only while it runs and aborts an attempt only when the caller really leaves.
+   */
+  caller?: CallerConnection;
+  /**
+   * The operation hands its signal only to undici's request() (or anything else that uses it
+   * through addEventListener/removeEventListener): the policy may then pass a lightweight
+   * signal with AbortSignal's interface that costs nothing unless it fires. Not for fetch() or
+   * AbortSignal.any(), which accept only native signals.
+   */
+  lightSignal?: boolean;
+}
+
+/** What the policy needs of the caller's connection (node's ServerResponse fits). */
+export interface CallerConnection {
+  on(event: 'close', listener: () => void): unknown;
+  removeListener(event: 'close', listener: () => void): unknown;
 }
 
 export interface CallPolicy {

@@ -1,13 +1,20 @@
 // One operation under its policies, nested as Dapr nests them: retry ⊃ circuit breaker ⊃
-// per-attempt timeout. The timeout is cockatiel's (aggressive: the caller gets the error at once
-// and the attempt's signal is aborted); the retry loop and the breaker follow Dapr's rules,
-// which cockatiel does not model: status-code matching, permanent failures, a breaker rejection
-// ending the loop, results relayed after the last attempt, late results released.
-// This is the only file that imports cockatiel.
-import { TaskCancelledError, TimeoutPolicy, TimeoutStrategy } from 'cockatiel';
+// per-attempt timeout. The timeout is aggressive (the caller gets "context deadline exceeded"
+// the moment it passes, the attempt's signal is aborted, a late result is released); the retry
+// loop follows Dapr's rules: status-code matching, permanent failures, a breaker rejection
+// ending the loop, the last failed answer relayed after the last attempt.
+//
+// Written for the success path, which is nearly every call: deadlines wait in one shared queue
+// per duration (deadline.ts) instead of a timer per attempt; an attempt gets a signal of its own
+// only when something could abort it (a timeout, or a caller to watch), and for undici-bound
+// operations that signal is the attempt itself (light-signal.ts: no AbortController unless it
+// fires); the caller's connection is listened to, not wrapped in a signal; back-off state exists
+// only after a failure.
 import { PolicyError, type CallPolicy, type RunOptions } from '../core/policy.js';
-import { createBackoff } from './backoff.js';
+import { createBackoff, type Backoff } from './backoff.js';
 import type { Breaker } from './breaker.js';
+import { deadlineQueue, type DeadlineEntry, type DeadlineQueue } from './deadline.js';
+import { LightSignal } from './light-signal.js';
 import type { RetrySpec } from './spec.js';
 
 export type PolicyKind = 'timeout' | 'retry' | 'circuitbreaker';
@@ -17,19 +24,9 @@ export interface RunHooks {
   activated(kind: 'timeout' | 'retry'): void;
 }
 
-/** A cockatiel timeout per distinct duration; they hold no per-call state. */
-const timeouts = new Map<number, TimeoutPolicy>();
-
-export function timeoutPolicy(ms: number): TimeoutPolicy {
-  let p = timeouts.get(ms);
-  if (!p) {
-    p = new TimeoutPolicy(ms, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
-    timeouts.set(ms, p);
-  }
-  return p;
-}
-
 export const DEADLINE_EXCEEDED = 'context deadline exceeded';
+
+type Op<T> = (signal: AbortSignal | undefined) => Promise<T>;
 
 /** Whether a failure with this status may be retried under `spec`'s matching rules. */
 export function isRetryableStatus(spec: RetrySpec, code: number | undefined): boolean {
@@ -40,90 +37,237 @@ export function isRetryableStatus(spec: RetrySpec, code: number | undefined): bo
 }
 
 export class PolicyRunner implements CallPolicy {
+  /** Where this runner's attempts wait for their deadline; undefined: no timeout. */
+  readonly deadlines: DeadlineQueue | undefined;
+
   constructor(
     readonly timeoutMs: number | undefined,
     readonly retry: RetrySpec | undefined,
     readonly breaker: Breaker | undefined,
-    private readonly hooks: RunHooks | undefined,
-  ) {}
+    readonly hooks: RunHooks | undefined,
+  ) {
+    this.deadlines = timeoutMs !== undefined && timeoutMs > 0 ? deadlineQueue(timeoutMs) : undefined;
+  }
 
-  async run<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options?: RunOptions<T>): Promise<T> {
-    const retry = options?.once ? undefined : this.retry;
-    const signal = options?.signal;
-    const started = Date.now();
-    const backoff = retry ? createBackoff(retry) : undefined;
-    let retries = 0;
-    let timedOut = false;
+  run<T>(op: Op<T>, options?: RunOptions<T>): Promise<T> {
+    return new Operation(this, op, options).run();
+  }
+
+  canRetry(): boolean {
+    return this.retry !== undefined && this.retry.maxRetries !== 0;
+  }
+}
+
+/** One call through a runner: the retry loop and what it must remember between attempts. */
+class Operation<T> {
+  private readonly retry: RetrySpec | undefined;
+  private retries = 0;
+  private timedOut = false;
+  private started = 0;
+  private backoff: Backoff | undefined = undefined;
+  /** The attempt in flight with a signal of its own, if any (the one to abort when the caller leaves). */
+  private current: Attempt<T> | undefined = undefined;
+  /** Why the caller left; undefined while it waits. */
+  private gone: unknown = undefined;
+  private onGone: (() => void) | undefined = undefined;
+  private wake: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly runner: PolicyRunner,
+    private readonly op: Op<T>,
+    private readonly options: RunOptions<T> | undefined,
+  ) {
+    this.retry = options?.once ? undefined : runner.retry;
+  }
+
+  async run(): Promise<T> {
+    const breaker = this.runner.breaker;
+    const options = this.options;
+    const retry = this.retry;
+    if (retry) this.started = Date.now();
+    this.watchCaller();
     try {
       for (;;) {
-        const generation = this.breaker?.before(); // throws when open: never retried
+        const generation = breaker?.before(); // throws when open: never retried
         let value: T | undefined;
         let failed = false;
         let error: unknown;
         let code: number | undefined;
         try {
-          value = await this.attempt(op, options);
+          value = await this.attempt();
           code = options?.failureStatus?.(value);
           failed = code !== undefined;
         } catch (err) {
           failed = true;
           error = err;
           code = options?.errorStatus?.(err);
-          if (err instanceof PolicyError && err.reason === 'timeout') timedOut = true;
         }
-        if (generation !== undefined) this.breaker!.after(generation, !failed);
+        if (generation !== undefined) breaker!.after(generation, !failed);
         if (!failed) return value as T;
-        const wait = retry && !signal?.aborted && isRetryableStatus(retry, code) && (retry.maxRetries < 0 || retries < retry.maxRetries)
-          ? backoff!.next(Date.now() - started)
+        const wait = retry && this.gone === undefined && isRetryableStatus(retry, code) && (retry.maxRetries < 0 || this.retries < retry.maxRetries)
+          ? (this.backoff ??= createBackoff(retry)).next(Date.now() - this.started)
           : undefined;
         if (wait === undefined) {
           if (error !== undefined) throw error;
           return value as T; // the last failed answer is relayed as-is
         }
         if (error === undefined) options?.discard?.(value as T);
-        if (retries === 0) this.hooks?.activated('retry');
-        retries++;
-        await sleep(wait, signal);
-        if (signal?.aborted) throw signal.reason ?? new Error('operation aborted');
+        if (this.retries === 0) this.runner.hooks?.activated('retry');
+        this.retries++;
+        await this.sleep(wait);
+        if (this.gone !== undefined) throw this.gone;
       }
     } finally {
-      if (timedOut) this.hooks?.activated('timeout');
+      this.unwatchCaller();
+      if (this.timedOut) this.runner.hooks?.activated('timeout');
     }
   }
 
-  private async attempt<T>(op: (signal: AbortSignal | undefined) => Promise<T>, options: RunOptions<T> | undefined): Promise<T> {
-    const ms = this.timeoutMs;
-    if (ms === undefined || ms <= 0) return op(options?.signal);
-    let late = false;
+  private attempt(): Promise<T> {
+    const deadlines = this.runner.deadlines;
+    const options = this.options;
+    // Nothing can cut this attempt short: the caller's own signal (if any) goes straight in.
+    if (deadlines === undefined && options?.caller === undefined) return this.op(options?.signal);
+    if (this.gone !== undefined) return Promise.reject(this.gone);
+    const a = new Attempt<T>(this, deadlines);
+    this.current = a;
+    return a.start(this.op, options?.lightSignal === true);
+  }
+
+  /** The attempt settled (answered, failed, expired or was cancelled). */
+  settled(a: Attempt<T>, expired: boolean): void {
+    if (this.current === a) this.current = undefined;
+    if (expired) this.timedOut = true;
+  }
+
+  /** A result that arrived after its attempt was given up. */
+  late(value: T): void {
+    this.options?.discard?.(value);
+  }
+
+  private watchCaller(): void {
+    const o = this.options;
+    if (o === undefined) return;
+    const signal = o.signal;
+    // A caller's signal alone is handed to the attempt as is; listen only to stop a retry wait
+    // or an attempt that has a signal of its own.
+    const listen = o.caller !== undefined || (signal !== undefined && (this.retry !== undefined || this.runner.deadlines !== undefined));
+    if (!listen) return;
+    if (signal?.aborted) {
+      this.gone = signal.reason ?? new Error('operation aborted');
+      return;
+    }
+    this.onGone = () => this.leave();
+    signal?.addEventListener('abort', this.onGone, { once: true });
+    o.caller?.on('close', this.onGone);
+  }
+
+  private unwatchCaller(): void {
+    const fn = this.onGone;
+    if (fn === undefined) return;
+    this.options?.signal?.removeEventListener('abort', fn);
+    this.options?.caller?.removeListener('close', fn);
+  }
+
+  private leave(): void {
+    if (this.gone !== undefined) return;
+    const signal = this.options?.signal;
+    this.gone = signal?.aborted ? (signal.reason ?? new Error('operation aborted')) : new Error('the caller went away');
+    this.current?.cancel(this.gone);
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+}
+
+/**
+ * One attempt that something may cut short: it is its own entry in the deadline queue and, when
+ * the operation allows (RunOptions.lightSignal), its own abort signal; otherwise it makes a
+ * native AbortController. Whichever comes first settles it: the answer, a failure, the deadline
+ * or the caller leaving; what comes later is ignored (a late answer is released).
+ */
+class Attempt<T> extends LightSignal implements DeadlineEntry {
+  due = 0;
+  prev: DeadlineEntry | null = null;
+  next: DeadlineEntry | null = null;
+  queued = false;
+  private done = false;
+  private controller: AbortController | undefined = undefined;
+  private resolve: (value: T) => void = noop;
+  private reject: (err: unknown) => void = noop;
+
+  constructor(
+    private readonly owner: Operation<T>,
+    private readonly deadlines: DeadlineQueue | undefined,
+  ) {
+    super();
+  }
+
+  start(op: Op<T>, light: boolean): Promise<T> {
+    const result = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.deadlines?.add(this);
+    let p: Promise<T>;
     try {
-      return await timeoutPolicy(ms).execute((_ctx, signal) => {
-        const p = op(signal);
-        if (options?.discard) {
-          const discard = options.discard;
-          p.then((v) => { if (late) discard(v); }, () => undefined);
-        }
-        return p;
-      }, options?.signal);
+      p = op(light ? this : (this.controller = new AbortController()).signal);
     } catch (err) {
-      if (err instanceof TaskCancelledError) {
-        late = true;
-        if (options?.signal?.aborted) throw options.signal.reason ?? err;
-        throw new PolicyError('timeout', DEADLINE_EXCEEDED);
-      }
-      throw err;
+      p = Promise.reject(err);
     }
+    p.then((v) => this.answered(v), (err: unknown) => this.failed(err));
+    return result;
+  }
+
+  /** The deadline passed (the queue has already unlinked this entry). */
+  expire(): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.settled(this, true);
+    const err = new PolicyError('timeout', DEADLINE_EXCEEDED);
+    this.fire(err);
+    this.reject(err);
+  }
+
+  cancel(reason: unknown): void {
+    if (this.done) return;
+    this.finish();
+    this.fire(reason);
+    this.reject(reason);
+  }
+
+  private fire(reason: unknown): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.abort(reason);
+  }
+
+  private answered(value: T): void {
+    if (this.done) return this.owner.late(value);
+    this.finish();
+    this.resolve(value);
+  }
+
+  private failed(err: unknown): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(err);
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.deadlines?.remove(this);
+    this.owner.settled(this, false);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+function noop(): void {}

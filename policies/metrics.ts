@@ -18,7 +18,24 @@ export interface MetricTarget {
   target: string;
 }
 
+/**
+ * One target's lookups, kept as plain numbers on the call path and added to
+ * `dapr_resiliency_count` when the metrics are scraped (prom-client hashes the label set on
+ * every inc; a lookup happens on every call).
+ */
+export class TargetCounts {
+  timeout = 0;
+  retry = 0;
+  readonly breaker: Record<BreakerState, number> = { closed: 0, 'half-open': 0, open: 0 };
+  /** The breaker state the gauge shows for this target (undefined: never set). */
+  shownState: BreakerState | undefined = undefined;
+
+  constructor(readonly target: MetricTarget) {}
+}
+
 export class ResiliencyMetrics {
+  private readonly pending = new Map<string, TargetCounts>();
+
   readonly loaded = new Counter({
     name: 'dapr_resiliency_loaded',
     help: 'Number of resiliency policies loaded.',
@@ -30,6 +47,7 @@ export class ResiliencyMetrics {
     help: 'Number of times a resiliency policy has been applied to a building block.',
     labelNames: POLICY_LABELS,
     registers: [],
+    collect: () => this.flush(),
   });
   readonly activations = new Counter({
     name: 'dapr_resiliency_activations_total',
@@ -50,9 +68,15 @@ export class ResiliencyMetrics {
     this.loaded.inc({ app_id: this.appId, name, namespace });
   }
 
-  /** One lookup of `kind` for an operation; `status` is the breaker state for circuitbreaker. */
-  recordCount(t: MetricTarget, kind: PolicyKind, status: string): void {
-    this.count.inc(this.labels(t, kind, status));
+  /** The lookup counts of `t` (one object per target, shared by every snapshot that names it). */
+  counts(t: MetricTarget): TargetCounts {
+    const key = `${t.name}\0${t.namespace}\0${t.direction}\0${t.target}`;
+    let c = this.pending.get(key);
+    if (!c) {
+      c = new TargetCounts(t);
+      this.pending.set(key, c);
+    }
+    return c;
   }
 
   recordActivation(t: MetricTarget, kind: PolicyKind, status: string): void {
@@ -62,6 +86,33 @@ export class ResiliencyMetrics {
   /** The current breaker state has value 1, the other three 0. */
   recordBreakerState(t: MetricTarget, state: BreakerState): void {
     for (const s of CB_STATES) this.cbState.set(this.labels(t, 'circuitbreaker', s), s === state ? 1 : 0);
+  }
+
+  /** A lookup saw `state`: the gauge changes only when it differs from what it shows. */
+  showBreakerState(c: TargetCounts, state: BreakerState): void {
+    if (c.shownState === state) return;
+    c.shownState = state;
+    this.recordBreakerState(c.target, state);
+  }
+
+  /** Moves the counts gathered on the call path into `dapr_resiliency_count`. */
+  flush(): void {
+    for (const c of this.pending.values()) {
+      if (c.timeout > 0) this.recordCounts(c, 'timeout', '', c.timeout);
+      if (c.retry > 0) this.recordCounts(c, 'retry', '', c.retry);
+      for (const s of ['closed', 'half-open', 'open'] as const) {
+        if (c.breaker[s] > 0) this.recordCounts(c, 'circuitbreaker', s, c.breaker[s]);
+      }
+      c.timeout = 0;
+      c.retry = 0;
+      c.breaker.closed = 0;
+      c.breaker['half-open'] = 0;
+      c.breaker.open = 0;
+    }
+  }
+
+  private recordCounts(c: TargetCounts, kind: PolicyKind, status: string, n: number): void {
+    this.count.inc(this.labels(c.target, kind, status), n);
   }
 
   private labels(t: MetricTarget, kind: PolicyKind, status: string): Record<(typeof POLICY_LABELS)[number], string> {

@@ -8,7 +8,7 @@ import type { CallPolicy, PolicyProvider, RunOptions } from '../core/policy.js';
 import { Breaker, type BreakerState } from './breaker.js';
 import { PolicyRunner, type RunHooks } from './build.js';
 import { componentTypeName, PolicySet, type Direction, type Resolved } from './lookup.js';
-import type { MetricTarget, ResiliencyMetrics } from './metrics.js';
+import type { MetricTarget, ResiliencyMetrics, TargetCounts } from './metrics.js';
 import type { ResiliencySpec } from './spec.js';
 
 export interface ProviderOptions {
@@ -23,15 +23,21 @@ type TargetKind = 'app' | 'actor' | 'out' | 'in';
 
 /** What one target resolves to in one snapshot, computed on first use. */
 class TargetInfo implements RunHooks {
+  readonly isEmpty: boolean;
+  /** The runner every call shares when the target has no breaker (runners hold no per-call state). */
+  readonly shared: PolicyRunner | undefined;
+  readonly counts: TargetCounts;
+  /** App and actor breakers, bounded per target as Dapr bounds them. */
+  breakers: BreakerCache | undefined = undefined;
+
   constructor(
     readonly resolved: Resolved,
     readonly metric: MetricTarget,
     private readonly metrics: ResiliencyMetrics,
-  ) {}
-
-  get isEmpty(): boolean {
-    const r = this.resolved;
-    return r.timeoutMs === undefined && r.retry === undefined && r.breaker === undefined;
+  ) {
+    this.isEmpty = resolved.timeoutMs === undefined && resolved.retry === undefined && resolved.breaker === undefined;
+    this.shared = this.isEmpty || resolved.breaker ? undefined : new PolicyRunner(resolved.timeoutMs, resolved.retry, undefined, this);
+    this.counts = metrics.counts(metric);
   }
 
   activated(kind: 'timeout' | 'retry'): void {
@@ -44,23 +50,24 @@ class BreakerCache {
   private readonly map = new Map<string, Breaker>();
   constructor(private readonly size: number) {}
 
-  get(key: string, create: () => Breaker): Breaker {
-    let b = this.map.get(key);
+  get(key: string): Breaker | undefined {
+    const b = this.map.get(key);
     if (b) {
       this.map.delete(key);
-    } else {
-      b = create();
-      if (this.map.size >= this.size) this.map.delete(this.map.keys().next().value!);
+      this.map.set(key, b);
     }
-    this.map.set(key, b);
     return b;
+  }
+
+  add(key: string, b: Breaker): void {
+    if (this.map.size >= this.size) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, b);
   }
 }
 
 class Snapshot {
-  private readonly targets = new Map<string, TargetInfo>();
+  private readonly targets: Record<TargetKind, Map<string, TargetInfo>> = { app: new Map(), actor: new Map(), out: new Map(), in: new Map() };
   private readonly componentBreakers = new Map<string, Breaker>();
-  private readonly caches = new Map<string, BreakerCache>();
 
   /** No Resiliency resource at all: every call goes straight through. */
   private readonly isEmpty: boolean;
@@ -74,15 +81,14 @@ class Snapshot {
     const info = this.target(kind, key);
     if (info.isEmpty) return undefined;
     const r = info.resolved;
-    const breaker = r.breaker ? this.breaker(kind, key, sub, info) : undefined;
-    const m = this.opts.metrics;
-    if (r.timeoutMs !== undefined) m.recordCount(info.metric, 'timeout', '');
-    if (r.retry) m.recordCount(info.metric, 'retry', '');
-    if (breaker) {
-      const state = breaker.current();
-      m.recordCount(info.metric, 'circuitbreaker', state);
-      m.recordBreakerState(info.metric, state);
-    }
+    const c = info.counts;
+    if (r.timeoutMs !== undefined) c.timeout++;
+    if (r.retry) c.retry++;
+    if (info.shared) return info.shared;
+    const breaker = this.breaker(kind, key, sub, info);
+    const state = breaker.current();
+    c.breaker[state]++;
+    this.opts.metrics.showBreakerState(c, state);
     return new PolicyRunner(r.timeoutMs, r.retry, breaker, info);
   }
 
@@ -93,8 +99,8 @@ class Snapshot {
   }
 
   private target(kind: TargetKind, key: string): TargetInfo {
-    const id = `${kind}\0${key}`;
-    let info = this.targets.get(id);
+    const map = this.targets[kind];
+    let info = map.get(key);
     if (info) return info;
     const base = { name: this.set.name, namespace: this.set.namespace };
     let resolved: Resolved;
@@ -113,38 +119,45 @@ class Snapshot {
       metric = { ...base, direction, target: `${typeName ?? 'Component'}_${key}` };
     }
     info = new TargetInfo(resolved, metric, this.opts.metrics);
-    this.targets.set(id, info);
+    map.set(key, info);
     return info;
   }
 
   private breaker(kind: TargetKind, key: string, sub: string | undefined, info: TargetInfo): Breaker {
-    const spec = info.resolved.breaker!;
-    const create = (bkey: string) => (): Breaker => new Breaker(bkey, spec, (b, from, to) => this.changed(b, from, to, info));
     if (kind === 'out' || kind === 'in') {
       // One breaker per component, shared by both directions; the first to create it decides.
       let b = this.componentBreakers.get(key);
       if (!b) {
-        b = create(key)();
+        b = this.newBreaker(key, info);
         this.componentBreakers.set(key, b);
       }
       return b;
     }
-    let cache = this.caches.get(`${kind}\0${key}`);
-    if (!cache) {
-      const resolved = kind === 'app' ? this.set.app(key) : this.set.actor(key);
-      cache = new BreakerCache(resolved.cacheSize);
-      this.caches.set(`${kind}\0${key}`, cache);
-    }
     let bkey: string;
-    if (kind === 'app') bkey = `${key}:${sub ?? ''}`;
-    else bkey = this.set.actor(key).scope !== 'type' && sub !== undefined ? `${key}-${sub}` : key;
-    return cache.get(bkey, create(bkey));
+    if (kind === 'app') {
+      bkey = `${key}:${sub ?? ''}`;
+      info.breakers ??= new BreakerCache(this.set.app(key).cacheSize);
+    } else {
+      const actor = this.set.actor(key);
+      bkey = actor.scope !== 'type' && sub !== undefined ? `${key}-${sub}` : key;
+      info.breakers ??= new BreakerCache(actor.cacheSize);
+    }
+    let b = info.breakers.get(bkey);
+    if (!b) {
+      b = this.newBreaker(bkey, info);
+      info.breakers.add(bkey, b);
+    }
+    return b;
+  }
+
+  private newBreaker(bkey: string, info: TargetInfo): Breaker {
+    return new Breaker(bkey, info.resolved.breaker!, (b, from, to) => this.changed(b, from, to, info));
   }
 
   private changed(b: Breaker, from: BreakerState, to: BreakerState, info: TargetInfo): void {
     this.opts.logger.info(`Circuit breaker "${b.key}" changed state from ${from} to ${to}`, { policy: b.spec.name, target: info.metric.target });
     this.opts.metrics.recordActivation(info.metric, 'circuitbreaker', to);
-    this.opts.metrics.recordBreakerState(info.metric, to);
+    this.opts.metrics.showBreakerState(info.counts, to);
   }
 }
 

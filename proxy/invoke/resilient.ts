@@ -19,8 +19,10 @@ export type InvocationBody = Readable | Buffer | null;
 
 const failureStatus = (r: Forwarded): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
 const discard = (r: Forwarded): void => void r.body.dump().catch(() => undefined);
-const RUN_ONCE: RunOptions<Forwarded> = { failureStatus, discard, once: true };
-const RUN_PLAIN: RunOptions<Forwarded> = { failureStatus, discard };
+// Attempts hand their signal only to the Forwarded handler of undici's dispatch (upstream.ts,
+// app-channel.ts), which listens with addEventListener: a light one will do.
+const RUN_ONCE: RunOptions<Forwarded> = { failureStatus, discard, once: true, lightSignal: true };
+const RUN_PLAIN: RunOptions<Forwarded> = { failureStatus, discard, lightSignal: true };
 
 export async function invokeUnderPolicy(
   policy: CallPolicy,
@@ -33,7 +35,8 @@ export async function invokeUnderPolicy(
   let options = RUN_PLAIN;
   if (policy.canRetry?.()) {
     if (body && isSmall(req)) body = await readAll(req);
-    if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, signal: callerGone(ex) };
+    // The caller leaving stops the retry loop and aborts the attempt in flight.
+    if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, caller: ex.res, lightSignal: true };
   }
   if (body !== null && !Buffer.isBuffer(body)) options = RUN_ONCE;
   try {
@@ -42,15 +45,6 @@ export async function invokeUnderPolicy(
     if (err instanceof DaprError) throw err;
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Aborts when the caller's connection closes before our answer is complete. */
-function callerGone(ex: Exchange): AbortSignal {
-  const ac = new AbortController();
-  ex.res.once('close', () => {
-    if (!ex.res.writableFinished) ac.abort(new Error('the caller went away'));
-  });
-  return ac.signal;
 }
 
 function isSmall(req: IncomingMessage): boolean {
