@@ -65,8 +65,17 @@ export interface PolicyProvider {
    * name or URL). `method` selects the breaker: Dapr keeps one per target and method.
    */
   app(appId: string, method?: string): CallPolicy;
-  /** Actor calls of one type (and id, where the breaker scope asks for it). */
+  /**
+   * Actor calls of one type (and id, where the breaker scope asks for it), on the caller's
+   * sidecar before the actor's turn lock: retry and circuit breaker. Time spent queued for the
+   * turn is not limited (Dapr's pre-lock policy).
+   */
   actor(actorType: string, actorId?: string): CallPolicy;
+  /**
+   * The actor's timeout, on the owner's sidecar once the call holds the actor's turn: it limits
+   * the app call only (Dapr's post-lock policy).
+   */
+  actorTurn(actorType: string, actorId?: string): CallPolicy;
 }
 
 /** Why a policy stopped a call; `reason` tells a fired timeout from an open breaker. */
@@ -86,4 +95,5 @@ export const noPolicies: PolicyProvider = {
   componentInbound: () => passThrough,
   app: () => passThrough,
   actor: () => passThrough,
+  actorTurn: () => passThrough,
 };

@@ -19,7 +19,8 @@ export interface ProviderOptions {
   componentType(name: string): string | undefined;
 }
 
-type TargetKind = 'app' | 'actor' | 'out' | 'in';
+/** `actor`: before the turn lock (retry, breaker); `turn`: once the call holds the turn (timeout). */
+type TargetKind = 'app' | 'actor' | 'turn' | 'out' | 'in';
 
 /** What one target resolves to in one snapshot, computed on first use. */
 class TargetInfo implements RunHooks {
@@ -66,7 +67,7 @@ class BreakerCache {
 }
 
 class Snapshot {
-  private readonly targets: Record<TargetKind, Map<string, TargetInfo>> = { app: new Map(), actor: new Map(), out: new Map(), in: new Map() };
+  private readonly targets: Record<TargetKind, Map<string, TargetInfo>> = { app: new Map(), actor: new Map(), turn: new Map(), out: new Map(), in: new Map() };
   private readonly componentBreakers = new Map<string, Breaker>();
 
   /** No Resiliency resource at all: every call goes straight through. */
@@ -108,8 +109,10 @@ class Snapshot {
     if (kind === 'app') {
       resolved = this.set.app(key);
       metric = { ...base, direction: 'outbound', target: `app_${key}` };
-    } else if (kind === 'actor') {
-      resolved = this.set.actor(key);
+    } else if (kind === 'actor' || kind === 'turn') {
+      // Dapr splits an actor target: retry and breaker before the lock, the timeout after it.
+      const { timeoutMs, retry, breaker, named } = this.set.actor(key);
+      resolved = kind === 'actor' ? { retry, breaker, named } : { timeoutMs, named };
       metric = { ...base, direction: 'outbound', target: `actor_${key}` };
     } else {
       const type = this.opts.componentType(key);
@@ -231,6 +234,10 @@ export class ResiliencyProvider implements PolicyProvider {
 
   actor(actorType: string, actorId?: string): CallPolicy {
     return actorId === undefined ? this.handle('actor', actorType) : new TargetPolicy(this, 'actor', actorType, actorId);
+  }
+
+  actorTurn(actorType: string): CallPolicy {
+    return this.handle('turn', actorType);
   }
 
   private handle(kind: TargetKind, key: string): TargetPolicy {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppCaller } from '../app.js';
 import type { Logger } from '../component.js';
 import { DaprError } from '../errors.js';
+import type { CallPolicy } from '../policy.js';
 import type { HostedActors, TypeConfig } from './config.js';
 import { nextFire, type Schedule } from './reminder-time.js';
 import { TurnLock } from './turn-lock.js';
@@ -127,8 +128,12 @@ export class ActorHost {
     return a;
   }
 
-  /** Runs one method call in the actor's turn (activating it), `method` may be `remind/x`, `timer/x`. */
-  async call(type: string, id: string, method: string, input: CallInput, signal?: AbortSignal): Promise<CallResult> {
+  /**
+   * Runs one method call in the actor's turn (activating it), `method` may be `remind/x`, `timer/x`.
+   * `turn` is the policy for the app call once the turn is held (the actor's timeout, as Dapr's
+   * post-lock policy): the wait for the turn is not limited by it.
+   */
+  async call(type: string, id: string, method: string, input: CallInput, signal?: AbortSignal, turn?: CallPolicy): Promise<CallResult> {
     const cfg = this.hosted.byType.get(type);
     if (!cfg || this.closed) throw new DaprError('actorInvokeMethod', `error invoke actor method: actor type ${type} is not hosted by this app`);
     const actor = this.activate(type, id);
@@ -146,7 +151,9 @@ export class ActorHost {
       try {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         actor.lastUsed = Date.now();
-        return await this.appCall('PUT', appPath(type, id, method) + (input.query ? `?${input.query}` : ''), headers, input.body, signal);
+        const path = appPath(type, id, method) + (input.query ? `?${input.query}` : '');
+        if (!turn) return await this.appCall('PUT', path, headers, input.body, signal);
+        return await turn.run((s) => this.appCall('PUT', path, headers, input.body, s), signal ? { signal } : undefined);
       } finally {
         actor.lastUsed = Date.now();
         release();

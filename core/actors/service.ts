@@ -148,14 +148,17 @@ export class ActorsService {
   /** Runs a call for an actor owned here; app statuses other than 200 become Dapr's error. */
   async runLocal(type: string, id: string, method: string, input: CallInput, signal?: AbortSignal): Promise<CallResult> {
     if (!this.host) throw new DaprError('actorInvokeMethod', `error invoke actor method: this app does not host actor type ${type}`);
-    const res = await this.host.call(type, id, method, input, signal);
+    const res = await this.host.call(type, id, method, input, signal, this.ctx.policies.actorTurn(type, id));
     if (res.status === 200 || res.headers[ERROR_RESPONSE_HEADER] !== undefined) return res;
     const why = res.status === 404 ? 'actor method not found' : `error from actor service: (${res.status}) ${res.body.toString('utf8')}`;
     const err = new DaprError('actorInvokeMethod', `error invoke actor method: ${why}`);
     return { status: err.status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(err.toBody())) };
   }
 
-  /** Routes a call to the owner (waiting briefly while placement settles) under the actor policy. */
+  /**
+   * Routes a call to the owner (waiting briefly while placement settles) under the actor's retry
+   * and circuit breaker; the owner applies the actor's timeout once the call holds the turn.
+   */
   async invoke(type: string, id: string, method: string, input: CallInput, parent: TraceHeaders | undefined): Promise<CallResult> {
     const placement = this.placement;
     if (!placement) throw new DaprError('actorRuntimeNotFound', 'actor runtime is not initialized');

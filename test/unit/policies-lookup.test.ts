@@ -160,6 +160,23 @@ targets:
     await expect(p.actor('byId', '1').run(ok)).rejects.toThrow('circuit breaker is open');
   });
 
+  it('splits an actor target: retry and breaker before the turn lock, the timeout after it', async () => {
+    const split = spec('split', `
+policies:
+  timeouts: { t: 5s }
+  retries: { r: { policy: constant, duration: 1s, maxRetries: 2 } }
+  circuitBreakers: { cb: { trip: consecutiveFailures > 1 } }
+targets:
+  actors: { A: { timeout: t, retry: r, circuitBreaker: cb, circuitBreakerScope: type } }
+`);
+    const p = new ResiliencyProvider({ appId: 'me', logger: quiet, metrics: new ResiliencyMetrics('me'), componentType: () => undefined }, [split]);
+    const pre = p.current.runner('actor', 'A', '1')!;
+    expect([pre.timeoutMs, pre.retry?.name, pre.breaker?.key]).toEqual([undefined, 'r', 'A']);
+    const post = p.current.runner('turn', 'A', '1')!;
+    expect([post.timeoutMs, post.retry, post.breaker]).toEqual([5000, undefined, undefined]);
+    expect(p.actorTurn('A').canRetry?.()).toBe(false);
+  });
+
   it('starts fresh breakers after a reload while the old snapshot finishes its calls', async () => {
     const p = new ResiliencyProvider({ appId: 'me', logger: quiet, metrics: new ResiliencyMetrics('me'), componentType: () => undefined }, [cbSpec]);
     await expect(p.app('a', '/x').run(fail)).rejects.toThrow('boom');
