@@ -16,6 +16,8 @@ export interface RunOptions<T> {
    * retry policy's `matching` can decide; undefined (or no function) = retried whatever `matching` says.
    */
   errorStatus?(err: unknown): number | undefined;
+  /** A failure no policy may repeat, whatever its matching (Dapr's permanent errors). */
+  isPermanent?(err: unknown): boolean;
   /** Releases a result the policy drops (a retried answer, or one that arrived after a timeout). */
   discard?(result: T): void;
   /** The operation cannot be replayed (a streamed body): one attempt, still under timeout and breaker. */
@@ -76,6 +78,14 @@ export interface PolicyProvider {
    * the app call only (Dapr's post-lock policy).
    */
   actorTurn(actorType: string, actorId?: string): CallPolicy;
+  /**
+   * Dapr's built-in retries of a call to another app's sidecar (DaprBuiltInServiceRetries:
+   * constant 1 s, 3 retries, redefinable by name with at least 3): on only while no
+   * `targets.apps.<appId>` entry names the app, undefined when off. They repeat only what the
+   * caller says is a failure of the connection; run without resiliency metrics, inside the app
+   * policy's attempt.
+   */
+  builtInServiceRetries?(appId: string): CallPolicy | undefined;
 }
 
 /** Why a policy stopped a call; `reason` tells a fired timeout from an open breaker. */

@@ -104,7 +104,8 @@ class Operation<T> {
         }
         if (generation !== undefined) breaker!.after(generation, !failed);
         if (!failed) return value as T;
-        const wait = retry && this.gone === undefined && isRetryableStatus(retry, code) && (retry.maxRetries < 0 || this.retries < retry.maxRetries)
+        const permanent = error !== undefined && options?.isPermanent?.(error) === true;
+        const wait = retry && !permanent && this.gone === undefined && isRetryableStatus(retry, code) && (retry.maxRetries < 0 || this.retries < retry.maxRetries)
           ? (this.backoff ??= createBackoff(retry)).next(Date.now() - this.started)
           : undefined;
         if (wait === undefined) {

@@ -33,9 +33,11 @@ function builtIn(name: string, policy: RetrySpec['policy'], durationMs: number, 
   return { name, policy, durationMs, maxIntervalMs, maxRetries, httpStatusCodes: none, grpcStatusCodes: none, initialIntervalMs: 500, maxElapsedMs };
 }
 
+export const BUILT_IN_SERVICE_RETRIES = 'DaprBuiltInServiceRetries';
+
 /** Dapr's own retries, present without any Resiliency and redefinable by name (§6). */
 export const BUILT_IN_RETRIES: readonly RetrySpec[] = [
-  builtIn('DaprBuiltInServiceRetries', 'constant', 1000, 3),
+  builtIn(BUILT_IN_SERVICE_RETRIES, 'constant', 1000, 3),
   builtIn('DaprBuiltInActorRetries', 'constant', 1000, 3),
   builtIn('DaprBuiltInActorReminderRetries', 'exponential', 0, 0),
   builtIn('DaprBuiltInInitializationRetries', 'exponential', 0, 3, 1000, 10_000),

@@ -7,7 +7,7 @@ import type { Logger } from '../core/component.js';
 import type { CallPolicy, PolicyProvider, RunOptions } from '../core/policy.js';
 import { Breaker, type BreakerState } from './breaker.js';
 import { PolicyRunner, type RunHooks } from './build.js';
-import { componentTypeName, PolicySet, type Direction, type Resolved } from './lookup.js';
+import { BUILT_IN_SERVICE_RETRIES, componentTypeName, PolicySet, type Direction, type Resolved } from './lookup.js';
 import type { MetricTarget, ResiliencyMetrics, TargetCounts } from './metrics.js';
 import type { ResiliencySpec } from './spec.js';
 
@@ -91,6 +91,14 @@ class Snapshot {
     c.breaker[state]++;
     this.opts.metrics.showBreakerState(c, state);
     return new PolicyRunner(r.timeoutMs, r.retry, breaker, info);
+  }
+
+  private builtInService: PolicyRunner | undefined = undefined;
+
+  /** DaprBuiltInServiceRetries for calls to `appId`, off when a named app target exists (no metrics). */
+  builtInServiceRetries(appId: string): PolicyRunner | undefined {
+    if (!this.set.builtInServiceRetries(appId)) return undefined;
+    return (this.builtInService ??= new PolicyRunner(undefined, this.set.retries.get(BUILT_IN_SERVICE_RETRIES), undefined, undefined));
   }
 
   canRetry(kind: TargetKind, key: string): boolean {
@@ -238,6 +246,10 @@ export class ResiliencyProvider implements PolicyProvider {
 
   actorTurn(actorType: string): CallPolicy {
     return this.handle('turn', actorType);
+  }
+
+  builtInServiceRetries(appId: string): CallPolicy | undefined {
+    return this.snapshot.builtInServiceRetries(appId);
   }
 
   private handle(kind: TargetKind, key: string): TargetPolicy {

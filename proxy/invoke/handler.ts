@@ -16,7 +16,7 @@ import { endpointFromUrl, type Endpoint } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
 import { HEADER, hasBody, requestHeaders, stampCaller } from './headers.js';
 import { deliverToApp, requestApp } from './inbound.js';
-import { invokeUnderPolicy } from './resilient.js';
+import { invokeUnderPolicy, underBuiltInRetries } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
 import type { Forwarded } from './forwarded.js';
@@ -145,7 +145,8 @@ export class Invoker {
     const started = metrics ? performance.now() : 0;
     metrics?.recordInvocationSent(target.appId, false);
     let attempt = 0;
-    const up = await invokeUnderPolicy(policy, ex, target.raw, async (body, signal) => {
+    const builtIn = this.ctx.policies.builtInServiceRetries?.(target.appId);
+    const up = await invokeUnderPolicy(policy, ex, target.raw, (body, signal) => underBuiltInRetries(builtIn, ex.req, body, signal, async (signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
       // nothing of the body has been read yet (otherwise it could not be sent again). A retry
       // of the policy starts at the next instance, so a sick instance is not asked again.
@@ -164,7 +165,7 @@ export class Invoker {
         }
       }
       throw invokeError(target.raw, lastErr);
-    }).catch((err: unknown) => {
+    }), builtIn !== undefined).catch((err: unknown) => {
       metrics?.recordInvocationResponse(target.appId, err instanceof DaprError ? err.status : 500, false, performance.now() - started);
       throw err;
     });

@@ -29,12 +29,15 @@ export async function invokeUnderPolicy(
   ex: Exchange,
   target: string,
   attempt: (body: InvocationBody, signal: AbortSignal | undefined) => Promise<Forwarded>,
+  /** Something inside the attempt may send it again (the built-in service retries): keep a small body. */
+  replayInside = false,
 ): Promise<Forwarded> {
   const req = ex.req;
   let body: InvocationBody = hasBody(req.headers) ? req : null;
   let options = RUN_PLAIN;
-  if (policy.canRetry?.()) {
-    if (body && isSmall(req)) body = await readAll(req);
+  const retries = policy.canRetry?.() === true;
+  if ((retries || replayInside) && body && isSmall(req)) body = await readAll(req);
+  if (retries) {
     // The caller leaving stops the retry loop and aborts the attempt in flight.
     if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, caller: ex.res, lightSignal: true };
   }
@@ -45,6 +48,39 @@ export async function invokeUnderPolicy(
     if (err instanceof DaprError) throw err;
     throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * Dapr's built-in service retries (DaprBuiltInServiceRetries) around one attempt to a peer
+ * sidecar, when the provider has them on for the target: they repeat a call whose connection
+ * failed (refused or unreachable: nothing was sent; reset or closed: only when the body can be
+ * sent again), after 1 s by default; any other outcome, answers included, is final. Dapr skips
+ * streaming requests (a body of unknown length). Runs inside the app policy's attempt, under
+ * its signal.
+ */
+export function underBuiltInRetries(
+  builtIn: CallPolicy | undefined,
+  req: IncomingMessage,
+  body: InvocationBody,
+  signal: AbortSignal | undefined,
+  send: (signal: AbortSignal | undefined) => Promise<Forwarded>,
+): Promise<Forwarded> {
+  if (!builtIn) return send(signal);
+  if (body === null || Buffer.isBuffer(body)) return builtIn.run(send, signal ? { signal, discard, isPermanent: unlessConnectionLost } : BUILT_IN_REPLAYABLE);
+  if (req.headers['content-length'] === undefined) return send(signal);
+  // A streamed body: again only while none of it was read.
+  return builtIn.run(send, { discard, isPermanent: (err) => req.readableDidRead || !isConnectionLost(err, false), ...(signal ? { signal } : {}) });
+}
+
+const unlessConnectionLost = (err: unknown): boolean => !isConnectionLost(err, true);
+const BUILT_IN_REPLAYABLE: RunOptions<Forwarded> = { discard, isPermanent: unlessConnectionLost };
+
+/** Whether the call failed for want of a connection (what gRPC reports as Unavailable). */
+function isConnectionLost(err: unknown, replayable: boolean): boolean {
+  const cause = err instanceof DaprError && err.cause !== undefined ? err.cause : err;
+  const code = (cause as { code?: string } | undefined)?.code;
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT') return true;
+  return replayable && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE');
 }
 
 function isSmall(req: IncomingMessage): boolean {
