@@ -17,7 +17,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
   const publish = async (ex: Exchange): Promise<void> => {
     const pubsubName = ex.params.pubsub!;
     const topic = ex.params.topic ?? '';
-    service.resolve(pubsubName, topic);
+    service.resolve(pubsubName, topic, ex);
     const body = await ex.body();
     const started = performance.now();
     let ok = false;
@@ -40,7 +40,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
   const bulk = async (ex: Exchange): Promise<void> => {
     const pubsubName = ex.params.pubsub!;
     const topic = ex.params.topic ?? '';
-    service.resolve(pubsubName, topic);
+    service.resolve(pubsubName, topic, ex);
     const buf = await ex.body();
     let body: unknown;
     try {
@@ -59,11 +59,15 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
     });
   };
 
+  // The topic-less forms (`/publish/{pubsub}` and `/publish/{pubsub}/`, one path once cleaned)
+  // reach the handlers so that an empty topic answers ERR_TOPIC_NAME_EMPTY after the pubsub checks.
   const routes: Route[] = [];
   for (const method of ['POST', 'PUT']) {
-    routes.push({ method, path: '/v1.0/publish/{pubsub}/{topic*}', group: 'publish', handler: publish });
-    for (const v of ['v1.0-alpha1', 'v1.0']) {
-      routes.push({ method, path: `/${v}/publish/bulk/{pubsub}/{topic*}`, group: 'publish', handler: bulk });
+    for (const tail of ['', '/{topic*}']) {
+      routes.push({ method, path: `/v1.0/publish/{pubsub}${tail}`, group: 'publish', handler: publish });
+      for (const v of ['v1.0-alpha1', 'v1.0']) {
+        routes.push({ method, path: `/${v}/publish/bulk/{pubsub}${tail}`, group: 'publish', handler: bulk });
+      }
     }
   }
   return routes;

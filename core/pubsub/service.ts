@@ -88,13 +88,16 @@ export class PubSubService {
     return this.entries.get(name);
   }
 
-  /** Dapr's checks, in Dapr's order, before anything is read from the body. */
-  resolve(pubsubName: string, topic: string): PubSubEntry {
+  /**
+   * Dapr's checks, in Dapr's order, before anything is read from the body. `req` gives the
+   * request metadata Dapr puts into the empty-topic error's ErrorInfo.
+   */
+  resolve(pubsubName: string, topic: string, req?: { queryMetadata(): Record<string, string> }): PubSubEntry {
     if (this.entries.size === 0) throw new DaprError('pubsubNotConfigured', 'pubsub is not configured');
     if (!pubsubName) throw new DaprError('pubsubEmpty', 'pubsub name is empty');
     const entry = this.entries.get(pubsubName);
     if (!entry) throw new DaprError('pubsubNotFound', `pubsub ${pubsubName} is not found`, { metadata: { appID: this.appId } });
-    if (!topic) throw new DaprError('pubsubTopicEmpty', `topic is empty in pubsub ${pubsubName}`);
+    if (!topic) throw new DaprError('pubsubTopicEmpty', `topic is empty in pubsub ${pubsubName}`, { metadata: req?.queryMetadata() ?? {} });
     return entry;
   }
 

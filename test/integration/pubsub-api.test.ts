@@ -65,6 +65,20 @@ describe('pub/sub API errors and scopes', () => {
     expect(r.body).toMatchObject({ errorCode: 'ERR_PUBSUB_NOT_FOUND', message: 'pubsub nope is not found' });
   });
 
+  it('answers ERR_TOPIC_NAME_EMPTY (404) for an empty topic on publish and bulk publish, after the pubsub checks', async () => {
+    for (const path of ['/v1.0/publish/pubsub/', '/v1.0/publish/pubsub', '/v1.0-alpha1/publish/bulk/pubsub/', '/v1.0/publish/bulk/pubsub']) {
+      const r = await post(`${sidecar.url}${path}?metadata.k=v`, '[]');
+      expect(r.status, path).toBe(404);
+      expect(r.body, path).toMatchObject({
+        errorCode: 'ERR_TOPIC_NAME_EMPTY',
+        message: 'topic is empty in pubsub pubsub',
+        details: [{ reason: 'DAPR_PUBSUB_TOPIC_NAME_EMPTY', domain: 'dapr.io', metadata: { k: 'v' } }],
+      });
+    }
+    const unknown = await post(`${sidecar.url}/v1.0/publish/nope/`, '{}');
+    expect(unknown.body.errorCode).toBe('ERR_PUBSUB_NOT_FOUND');
+  });
+
   it('answers ERR_PUBSUB_REQUEST_METADATA (400) for a bad rawPayload value', async () => {
     const r = await post(`${sidecar.url}/v1.0/publish/pubsub/t?metadata.rawPayload=maybe`, '{}');
     expect(r.status).toBe(400);
