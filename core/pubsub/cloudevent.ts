@@ -5,6 +5,7 @@ import { DaprError } from '../errors.js';
 
 export const CLOUDEVENT_CONTENT_TYPE = 'application/cloudevents+json';
 export const EVENT_TYPE = 'com.dapr.event.sent';
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface TraceContext {
   traceparent: string;
@@ -42,6 +43,24 @@ function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// Every event of one second carries the same `time`: formatted once per second, not per publish.
+let cachedSecond = NaN;
+let cachedTime = '';
+function rfc3339Now(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== cachedSecond) {
+    cachedTime = rfc3339(d);
+    cachedSecond = second;
+  }
+  return cachedTime;
+}
+
+/** Whether any key starts with `cloudevent.` (any case): most publishes carry none. */
+function hasOverrides(md: Readonly<Record<string, string>>): boolean {
+  for (const k in md) if (k.length > 11 && k.slice(0, 11).toLowerCase() === 'cloudevent.') return true;
+  return false;
+}
+
 function lookup(md: Readonly<Record<string, string>>, key: string): string | undefined {
   const lower = key.toLowerCase();
   for (const k in md) if (k.toLowerCase() === lower) return md[k];
@@ -67,8 +86,9 @@ export function buildEnvelope(input: EnvelopeInput): Buffer {
   const now = input.now ?? new Date();
   const ttl = ttlSeconds(input.metadata);
   const expiration = ttl !== undefined && !input.brokerHasTtl ? rfc3339(new Date(now.getTime() + ttl * 1000)) : undefined;
-  const traceparent = lookup(input.metadata, 'cloudevent.traceparent') ?? lookup(input.metadata, 'cloudevent.traceid') ?? input.trace.traceparent;
-  const tracestate = lookup(input.metadata, 'cloudevent.tracestate') ?? input.trace.tracestate;
+  const md = hasOverrides(input.metadata) ? input.metadata : NO_METADATA;
+  const traceparent = lookup(md, 'cloudevent.traceparent') ?? lookup(md, 'cloudevent.traceid') ?? input.trace.traceparent;
+  const tracestate = lookup(md, 'cloudevent.tracestate') ?? input.trace.tracestate;
 
   if (isCloudEventContentType(input.contentType)) {
     let ce: unknown;
@@ -86,7 +106,7 @@ export function buildEnvelope(input: EnvelopeInput): Buffer {
     obj.tracestate = input.trace.tracestate;
     obj.topic = input.topic;
     obj.pubsubname = input.pubsubName;
-    obj.time ??= rfc3339(now);
+    obj.time ??= rfc3339Now(now);
     obj.source ??= 'Dapr';
     obj.type ??= EVENT_TYPE;
     obj.specversion ??= '1.0';
@@ -96,9 +116,9 @@ export function buildEnvelope(input: EnvelopeInput): Buffer {
 
   const contentType = input.contentType || 'text/plain';
   const fields: Record<string, unknown> = {
-    id: lookup(input.metadata, 'cloudevent.id') ?? randomUUID(),
-    source: lookup(input.metadata, 'cloudevent.source') ?? (input.appId || 'Dapr'),
-    type: lookup(input.metadata, 'cloudevent.type') ?? EVENT_TYPE,
+    id: lookup(md, 'cloudevent.id') ?? randomUUID(),
+    source: lookup(md, 'cloudevent.source') ?? (input.appId || 'Dapr'),
+    type: lookup(md, 'cloudevent.type') ?? EVENT_TYPE,
     specversion: '1.0',
     datacontenttype: contentType,
     topic: input.topic,
@@ -106,9 +126,9 @@ export function buildEnvelope(input: EnvelopeInput): Buffer {
     traceid: traceparent,
     traceparent,
     tracestate,
-    time: rfc3339(now),
+    time: rfc3339Now(now),
   };
-  const subject = lookup(input.metadata, 'cloudevent.subject');
+  const subject = lookup(md, 'cloudevent.subject');
   if (subject !== undefined) fields.subject = subject;
   if (expiration) fields.expiration = expiration;
   const head = JSON.stringify(fields).slice(0, -1);
