@@ -569,7 +569,7 @@ async function main(): Promise<void> {
     for (const s of a.scenarios) {
       try {
         let r: ScenarioResult;
-        if (s === 'publish-deliver') r = await external(s, 'pubsub.js', ['--broker', 'redis', '--messages', String(Math.max(1000, Math.round(a.rate * a.duration))), '--concurrency', String(Math.min(32, a.connections))]);
+        if (s === 'publish-deliver') r = await external(s, 'pubsub.js', ['--broker', 'redis', '--messages', String(Math.max(1000, Math.round(a.rate * a.duration))), '--concurrency', String(Math.min(32, a.connections)), '--repeats', String(a.repeats)]);
         else if (s === 'tracing') r = await external(s, 'observability.js', ['--seconds', String(a.duration), '--rounds', String(a.repeats), '--concurrency', String(Math.min(32, a.connections))]);
         else r = await measure(s, fixture, a);
         results.push(r);

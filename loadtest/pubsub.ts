@@ -3,8 +3,12 @@
 // broker (the broker component used in-process, no sidecars), in the same run.
 //
 //   npx tsc -p . && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
+//                                                [--repeats 1] [--base OTHER/dist/cli/main.js]
 //                                                [--profile DIR]   (CPU profiles of both sidecars)
 //
+// --repeats runs the rows interleaved (direct, sidecars, direct, sidecars...); --base adds a row of
+// sidecars from another build (e.g. a copy of dist/ before a change), its place alternating with
+// this build's from one repeat to the next, for before/after figures from one noisy run.
 // Latency is measured from just before the publish call to the moment the app (or the direct
 // subscriber) receives the message; both sides run in this process, so clocks agree.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +34,9 @@ interface Args {
   concurrency: number;
   /** --cpu-prof-dir for the two sidecars (their profiles are written when they stop). */
   profile: string | undefined;
+  repeats: number;
+  /** Another build's cli/main.js, compared interleaved with this one. */
+  base: string | undefined;
 }
 
 function parse(argv: string[]): Args {
@@ -40,7 +47,15 @@ function parse(argv: string[]): Args {
   const broker = get('broker', 'sqlite');
   if (broker !== 'sqlite' && broker !== 'redis') throw new Error('--broker must be sqlite or redis');
   const profile = get('profile', '');
-  return { broker, messages: Number(get('messages', '5000')), concurrency: Number(get('concurrency', '32')), profile: profile ? resolve(profile) : undefined };
+  const base = get('base', '');
+  return {
+    broker,
+    messages: Number(get('messages', '5000')),
+    concurrency: Number(get('concurrency', '32')),
+    profile: profile ? resolve(profile) : undefined,
+    repeats: Math.max(1, Number(get('repeats', '1'))),
+    base: base ? resolve(base) : undefined,
+  };
 }
 
 interface Result {
@@ -123,9 +138,9 @@ async function direct(a: Args, dir: string, topic: string): Promise<Result> {
   return summarize(latencies, seconds, (cpu * 1e6) / a.messages, 'whole process: publisher, broker client, subscriber');
 }
 
-function startSidecarProcess(args: string[], home: string, profile: string | undefined): Promise<{ child: ChildProcess; port: number }> {
+function startSidecarProcess(cli: string, args: string[], home: string, profile: string | undefined): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), CLI, ...args, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), cli, ...args, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -144,7 +159,7 @@ function startSidecarProcess(args: string[], home: string, profile: string | und
   });
 }
 
-async function throughSidecars(a: Args, dir: string, topic: string): Promise<Result> {
+async function throughSidecars(a: Args, dir: string, topic: string, cli: string): Promise<Result> {
   const resources = join(dir, 'resources');
   mkdirSync(resources, { recursive: true });
   const md = Object.entries(metadataFor(a, dir, '')).map(([k, v]) => `  - name: ${k}\n    value: "${v}"`).join('\n');
@@ -176,8 +191,8 @@ async function throughSidecars(a: Args, dir: string, topic: string): Promise<Res
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   const appPort = (app.address() as AddressInfo).port;
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-home-'));
-  const sub = await startSidecarProcess(['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
-  const pub = await startSidecarProcess(['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
+  const sub = await startSidecarProcess(cli, ['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
+  const pub = await startSidecarProcess(cli, ['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
   try {
     const subPool = new Pool(`http://127.0.0.1:${sub.port}`);
     for (;;) {
@@ -222,12 +237,26 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const stamp = `${process.pid}-${Date.now()}`;
-  console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages, ${a.concurrency} publishes in flight`);
-  const d = await direct(a, dir, `bench-direct-${stamp}`);
-  console.log(`direct client   ${fmt(d)}`);
-  const s = await throughSidecars(a, dir, `bench-sidecar-${stamp}`);
-  console.log(`two sidecars    ${fmt(s)}`);
-  console.log(`ratio (sidecars / direct throughput): ${(s.perSecond / d.perSecond).toFixed(2)}x`);
+  console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages, ${a.concurrency} publishes in flight, ${a.repeats} interleaved repeat(s)${a.base ? `, base build ${a.base}` : ''}`);
+  const rows: Record<string, Result[]> = { direct: [], sidecars: [], base: [] };
+  for (let r = 0; r < a.repeats; r++) {
+    const d = await direct(a, dir, `bench-direct-${stamp}-${r}`);
+    rows.direct!.push(d);
+    console.log(`direct client   ${fmt(d)}`);
+    const order = a.base && r % 2 === 1 ? ['base', 'sidecars'] : a.base ? ['sidecars', 'base'] : ['sidecars'];
+    for (const row of order) {
+      const s = await throughSidecars(a, dir, `bench-${row}-${stamp}-${r}`, row === 'base' ? a.base! : CLI);
+      rows[row]!.push(s);
+      console.log(`${row === 'base' ? 'base sidecars ' : 'two sidecars  '}  ${fmt(s)}   ratio ${(s.perSecond / d.perSecond).toFixed(2)}x`);
+    }
+  }
+  const range = (xs: number[], digits = 0): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+  console.log('summary (min–max over repeats):');
+  for (const [row, rs] of Object.entries(rows)) {
+    if (rs.length === 0) continue;
+    const ratios = rs.map((x, i) => x.perSecond / rows.direct![i]!.perSecond);
+    console.log(`  ${row.padEnd(9)} ${range(rs.map((x) => x.perSecond))} msg/s, p50 ${range(rs.map((x) => x.p50), 1)} ms, p99 ${range(rs.map((x) => x.p99), 1)} ms, CPU ${range(rs.map((x) => x.cpuUs))} µs/msg${row === 'direct' ? '' : `, ratio ${range(ratios, 2)}x`}`);
+  }
 }
 
 await main();
