@@ -6,9 +6,9 @@
 // compete for messages (what Dapr needs durableName + queueGroupName for) and different
 // consumerIDs each get every message. Ack after the handler resolves; nak (after `ackWait` if
 // set) when it rejects, so the server redelivers.
-import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, Events, headers, jwtAuthenticator, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, connect, ConsumerEvents, DeliverPolicy, Events, headers, jwtAuthenticator, nanos, type ConsumerConfig, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JetStreamPublishOptions, type JsMsg, type NatsConnection } from 'nats';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
-import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
+import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
@@ -188,13 +188,11 @@ class JetStreamPubSub implements PubSub {
 
   async publish(req: PublishRequest): Promise<void> {
     if (!this.connected || this.nc.isClosed()) throw brokerDownError(NAME, this.s.url, req.topic);
-    const msgID = cloudEventId(req.data);
-    const h = req.contentType ? headers() : undefined;
-    if (h && req.contentType) h.set('Content-Type', req.contentType);
+    const options = this.publishOptions(req);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.stream(req.topic);
-        await this.js.publish(req.topic, req.data, { msgID, headers: h });
+        await this.js.publish(req.topic, req.data, options);
         return;
       } catch (err) {
         if (!this.connected || isConnectionError(err)) throw brokerDownError(NAME, this.s.url, req.topic, err);
@@ -206,6 +204,38 @@ class JetStreamPubSub implements PubSub {
         throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
       }
     }
+  }
+
+  /**
+   * The stream is looked up once, then every entry is published asynchronously and the acks are
+   * awaited together; an entry that failed on a live connection goes once more through `publish`
+   * (which looks the stream up again when it has gone).
+   */
+  async bulkPublish(req: BulkPublishRequest): Promise<BulkPublishFailure[]> {
+    if (!this.connected || this.nc.isClosed()) return req.entries.map((e) => ({ entryId: e.entryId, error: brokerDownError(NAME, this.s.url, req.topic) }));
+    let failed: BulkPublishEntry[];
+    try {
+      await this.stream(req.topic);
+      const acks = await Promise.allSettled(req.entries.map((e) => this.js.publish(req.topic, e.data, this.publishOptions(e))));
+      failed = req.entries.filter((_, i) => acks[i]!.status === 'rejected');
+    } catch {
+      failed = req.entries;
+    }
+    const out: BulkPublishFailure[] = [];
+    await Promise.all(
+      failed.map((e) =>
+        this.publish({ topic: req.topic, ...e }).catch((error: unknown) => {
+          out.push({ entryId: e.entryId, error });
+        }),
+      ),
+    );
+    return out;
+  }
+
+  private publishOptions(req: { data: Buffer; contentType?: string }): Partial<JetStreamPublishOptions> {
+    const h = req.contentType ? headers() : undefined;
+    if (h && req.contentType) h.set('Content-Type', req.contentType);
+    return { msgID: cloudEventId(req.data), headers: h };
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {

@@ -7,7 +7,7 @@
 // reconnects every `reconnectWaitSeconds`, restoring its subscriptions.
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
-import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
+import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { brokerDownError, consumerIdOf, intSetting, pause } from './broker-settings.js';
@@ -209,6 +209,47 @@ class RabbitMqPubSub implements PubSub {
         throw new Error(`${NAME}: publish to "${req.topic}" failed: ${(err as Error).message}`, { cause: err });
       }
     }
+  }
+
+  /**
+   * Every entry published on the confirm channel at once, then the broker's confirms awaited
+   * together (one per entry, so each failure is reported on its own). Entries that failed while
+   * the connection stayed up go once more through `publish`, which reopens the channel and
+   * declares the exchange again (an auto-deleted exchange closes the channel under a batch).
+   */
+  async bulkPublish(req: BulkPublishRequest): Promise<BulkPublishFailure[]> {
+    const conn = this.conn;
+    if (!conn) return req.entries.map((e) => ({ entryId: e.entryId, error: brokerDownError(NAME, this.s.where, req.topic) }));
+    let failed: BulkPublishEntry[];
+    try {
+      const ch = await this.channel(conn);
+      if (!this.declared.has(req.topic)) {
+        await ch.assertExchange(req.topic, this.s.exchangeKind, { durable: this.s.durable, autoDelete: this.s.autoDelete });
+        this.declared.add(req.topic);
+      }
+      const confirms = req.entries.map(
+        (e) =>
+          new Promise<BulkPublishEntry | undefined>((resolve) => {
+            try {
+              ch.publish(req.topic, e.metadata.routingKey ?? '', e.data, this.publishOptions({ topic: req.topic, ...e }), (err: unknown) => resolve(err ? e : undefined));
+            } catch {
+              resolve(e);
+            }
+          }),
+      );
+      failed = (await Promise.all(confirms)).filter((e): e is BulkPublishEntry => e !== undefined);
+    } catch {
+      failed = req.entries;
+    }
+    const out: BulkPublishFailure[] = [];
+    await Promise.all(
+      failed.map((e) =>
+        this.publish({ topic: req.topic, ...e }).catch((error: unknown) => {
+          out.push({ entryId: e.entryId, error });
+        }),
+      ),
+    );
+    return out;
   }
 
   private publishOptions(req: PublishRequest): Options.Publish {

@@ -6,7 +6,7 @@
 // it has been idle for processingTimeout (checked every redeliverInterval).
 import { Redis, type RedisOptions } from 'ioredis';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
-import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
+import type { BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseGoDuration } from '../../resources/duration.js';
 import { redisDuration } from '../common/redis-connection.js';
@@ -114,12 +114,20 @@ class RedisPubSub implements PubSub {
     private readonly logger: Logger,
   ) {}
 
-  async publish(req: PublishRequest): Promise<void> {
-    const args: Array<string | Buffer | number> = [req.topic];
+  private xaddArgs(topic: string, data: Buffer, metadata: Record<string, string>): Array<string | Buffer | number> {
+    const args: Array<string | Buffer | number> = [topic];
     if (this.settings.streamTTL) args.push('MINID', '~', `${Date.now() - this.settings.streamTTL}-0`);
     else if (this.settings.maxLenApprox) args.push('MAXLEN', '~', this.settings.maxLenApprox);
-    args.push('*', 'data', req.data);
-    if (Object.keys(req.metadata).length > 0) args.push('metadata', JSON.stringify(req.metadata));
+    args.push('*', 'data', data);
+    for (const _ in metadata) {
+      args.push('metadata', JSON.stringify(metadata));
+      break;
+    }
+    return args;
+  }
+
+  async publish(req: PublishRequest): Promise<void> {
+    const args = this.xaddArgs(req.topic, req.data, req.metadata);
     if (this.client.status !== 'ready') throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic);
     try {
       // Named commands only: ioredis's auto-pipelining mangles the generic call()/callBuffer().
@@ -127,6 +135,27 @@ class RedisPubSub implements PubSub {
     } catch (err) {
       throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic, err);
     }
+  }
+
+  /** One pipeline of XADDs (one write, one round trip); each entry's reply says whether it was added. */
+  async bulkPublish(req: BulkPublishRequest): Promise<BulkPublishFailure[]> {
+    const where = `${this.settings.host}:${this.settings.port}`;
+    if (this.client.status !== 'ready') return req.entries.map((e) => ({ entryId: e.entryId, error: brokerDownError(NAME, where, req.topic) }));
+    const pipeline = this.client.pipeline();
+    for (const e of req.entries) (pipeline.xadd as (...a: Array<string | Buffer | number>) => unknown).apply(pipeline, this.xaddArgs(req.topic, e.data, e.metadata));
+    let replies: Array<[Error | null, unknown]> | null;
+    try {
+      replies = await pipeline.exec();
+    } catch (err) {
+      return req.entries.map((e) => ({ entryId: e.entryId, error: brokerDownError(NAME, where, req.topic, err) }));
+    }
+    const failed: BulkPublishFailure[] = [];
+    req.entries.forEach((e, i) => {
+      const reply = replies?.[i];
+      if (!reply) failed.push({ entryId: e.entryId, error: brokerDownError(NAME, where, req.topic) });
+      else if (reply[0]) failed.push({ entryId: e.entryId, error: new Error(`${NAME}: XADD to stream "${req.topic}" failed: ${reply[0].message}`, { cause: reply[0] }) });
+    });
+    return failed;
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {

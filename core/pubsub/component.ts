@@ -34,8 +34,34 @@ export interface SubscriptionHandle {
   close(): Promise<void>;
 }
 
+/** One entry of a native bulk publish: a PublishRequest for the batch's topic, with its id. */
+export interface BulkPublishEntry {
+  entryId: string;
+  data: Buffer;
+  contentType?: string;
+  /** The request's metadata merged with the entry's. */
+  metadata: Record<string, string>;
+}
+
+export interface BulkPublishRequest {
+  topic: string;
+  entries: BulkPublishEntry[];
+}
+
+/** An entry the broker did not accept, with the reason. */
+export interface BulkPublishFailure {
+  entryId: string;
+  error: unknown;
+}
+
 export interface PubSub extends Component {
   publish(req: PublishRequest): Promise<void>;
+  /**
+   * Optional: publishes a batch in fewer broker round trips than one publish per entry, and
+   * reports every entry the broker did not accept (resolve = all accepted). Brokers without it
+   * get one publish per entry, all in flight at once.
+   */
+  bulkPublish?(req: BulkPublishRequest): Promise<BulkPublishFailure[]>;
   /**
    * Starts delivering the topic's messages to `handler`. Instances that share the component's
    * consumerID (default: the app id) compete for messages; different consumerIDs each get all.

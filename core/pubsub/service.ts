@@ -4,7 +4,7 @@ import type { LoadedComponent } from '../block.js';
 import { DaprError } from '../errors.js';
 import type { CallPolicy, PolicyProvider } from '../policy.js';
 import { buildEnvelope, CLOUDEVENT_CONTENT_TYPE, isCloudEventContentType, mediaType, type TraceContext } from './cloudevent.js';
-import { TopicNotFoundError, type PubSub } from './component.js';
+import { TopicNotFoundError, type BulkPublishEntry, type BulkPublishFailure, type PubSub } from './component.js';
 import { isTopicAllowed, readScopes, type TopicScopes } from './scopes.js';
 
 /** A loaded pub/sub component as the block uses it. */
@@ -30,10 +30,53 @@ export class PubSubEntry {
     try {
       await this.outbound.run(() => this.broker.publish({ topic, data, ...(contentType ? { contentType } : {}), metadata }));
     } catch (err) {
-      if (err instanceof DaprError) throw err;
-      if (err instanceof TopicNotFoundError) throw new DaprError('pubsubPublishNotFound', `pubsub ${this.name} or topic ${topic} is not found: ${err.message}`, { cause: err });
-      throw new DaprError('pubsubPublish', `error when publish to topic ${topic} in pubsub ${this.name}: ${(err as Error).message}`, { cause: err });
+      throw this.publishError(topic, err);
     }
+  }
+
+  /**
+   * Publishes a batch; returns the entries that failed, each with Dapr's error. With a broker's
+   * native bulk publish, one policy run covers the batch and a retry sends only the entries that
+   * failed (none is published twice by the sidecar); otherwise every entry is its own send.
+   */
+  async sendBulk(topic: string, entries: BulkPublishEntry[]): Promise<FailedEntry[]> {
+    const bulk = this.broker.bulkPublish;
+    if (!bulk) {
+      const failed: FailedEntry[] = [];
+      await Promise.all(
+        entries.map(async (e) => {
+          try {
+            await this.send(topic, e.data, e.contentType, e.metadata);
+          } catch (err) {
+            failed.push({ entryId: e.entryId, error: (err as Error).message });
+          }
+        }),
+      );
+      return failed;
+    }
+    let remaining = entries;
+    let failures: BulkPublishFailure[] = [];
+    try {
+      await this.outbound.run(async () => {
+        failures = await bulk.call(this.broker, { topic, entries: remaining });
+        if (failures.length === 0) return;
+        const failedIds = new Set(failures.map((f) => f.entryId));
+        remaining = remaining.filter((e) => failedIds.has(e.entryId));
+        throw failures[0]!.error;
+      });
+      return [];
+    } catch (err) {
+      // The policy gave up (or had nothing to retry with): the last attempt's failures stand; an
+      // error of the policy itself (a timeout, an open breaker) fails every entry still unsent.
+      const byId = new Map(failures.map((f) => [f.entryId, f.error]));
+      return remaining.map((e) => ({ entryId: e.entryId, error: this.publishError(topic, byId.get(e.entryId) ?? err).message }));
+    }
+  }
+
+  private publishError(topic: string, err: unknown): DaprError {
+    if (err instanceof DaprError) return err;
+    if (err instanceof TopicNotFoundError) return new DaprError('pubsubPublishNotFound', `pubsub ${this.name} or topic ${topic} is not found: ${err.message}`, { cause: err });
+    return new DaprError('pubsubPublish', `error when publish to topic ${topic} in pubsub ${this.name}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -138,10 +181,10 @@ export class PubSubService {
     const entries = decodeBulkEntries(body);
     const raw = parseRawPayload(metadata);
     this.checkScope(entry, topic);
-    const prepared = entries.map((e, i) => {
+    const prepared = entries.map((e, i): BulkPublishEntry => {
       const md = { ...metadata, ...e.metadata };
       const bytes = entryBytes(e);
-      if (raw || parseRawPayload(e.metadata)) return { e, md, data: bytes, contentType: e.contentType };
+      if (raw || parseRawPayload(e.metadata)) return { entryId: e.entryId, metadata: md, data: bytes, ...(e.contentType ? { contentType: e.contentType } : {}) };
       const data = buildEnvelope({
         appId: this.appId,
         pubsubName: entry.name,
@@ -152,19 +195,9 @@ export class PubSubService {
         metadata: md,
         brokerHasTtl: entry.hasNativeTtl,
       });
-      return { e, md, data, contentType: CLOUDEVENT_CONTENT_TYPE };
+      return { entryId: e.entryId, metadata: md, data, contentType: CLOUDEVENT_CONTENT_TYPE };
     });
-    const failed: FailedEntry[] = [];
-    await Promise.all(
-      prepared.map(async (p) => {
-        try {
-          await entry.send(topic, p.data, p.contentType, p.md);
-        } catch (err) {
-          failed.push({ entryId: p.e.entryId, error: (err as Error).message });
-        }
-      }),
-    );
-    return failed;
+    return entry.sendBulk(topic, prepared);
   }
 }
 

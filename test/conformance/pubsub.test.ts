@@ -478,7 +478,7 @@ spec:
       const pub = from(app);
       const entries = Array.from({ length: 12 }, (_, i) =>
         i % 3 === 0
-          ? { entryID: `e${i}`, event: `text ${i}`, contentType: 'text/plain' }
+          ? { entryID: `e${i}`, event: `text ${i}`, contentType: 'text/plain', ...(i === 0 ? { metadata: { 'cloudevent.type': 'bulk.custom' } } : {}) }
           : i % 3 === 1
             ? { entryId: `e${i}`, event: { n: i }, contentType: 'application/json' }
             : { entryId: `e${i}`, event: Buffer.from(`bin ${i}`).toString('base64'), contentType: 'application/octet-stream' },
@@ -500,6 +500,8 @@ spec:
         return e.event as Record<string, unknown>;
       });
       expect(events.filter((e) => e.datacontenttype === 'text/plain').map((e) => e.data).sort()).toEqual(['text 0', 'text 3', 'text 6', 'text 9']);
+      // Entry metadata is merged over the request's, per entry.
+      expect(events.filter((e) => e.type === 'bulk.custom').map((e) => e.data)).toEqual(['text 0']);
       expect(events.filter((e) => e.datacontenttype === 'application/json').map((e) => (e.data as { n: number }).n).sort((x, y) => x - y)).toEqual([1, 4, 7, 10]);
       expect(events.filter((e) => e.datacontenttype === 'application/octet-stream').map((e) => Buffer.from(e.data_base64 as string, 'base64').toString()).sort()).toEqual(['bin 11', 'bin 2', 'bin 5', 'bin 8']);
 

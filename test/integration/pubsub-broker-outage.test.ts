@@ -77,9 +77,29 @@ for (const c of CASES) {
       expect(body.errorCode).toBe('ERR_PUBSUB_PUBLISH_MESSAGE');
       expect(body.message).toMatch(/unreachable/);
 
+      // Bulk publish (native for Redis, RabbitMQ and JetStream, per entry for MQTT) names every
+      // entry it could not publish.
+      const bulk = (ns: number[]): Promise<Response> =>
+        fetch(`${sidecar.url}/v1.0-alpha1/publish/bulk/broker/${topic}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(ns.map((n) => ({ entryId: `e${n}`, event: { n }, contentType: 'application/json' }))),
+        });
+      const bulkFailed = await bulk([10, 11, 12]);
+      expect(bulkFailed.status).toBe(500);
+      const bulkBody = (await bulkFailed.json()) as { errorCode: string; failedEntries: Array<{ entryId: string; error: string }> };
+      expect(bulkBody.errorCode).toBe('ERR_PUBSUB_PUBLISH_MESSAGE');
+      expect(bulkBody.failedEntries.map((e) => e.entryId).sort()).toEqual(['e10', 'e11', 'e12']);
+      for (const e of bulkBody.failedEntries) expect(e.error).toMatch(/error when publish to topic .* unreachable/);
+
       await proxy.restore();
       await eventually(async () => (await publish(3)).status === 204, 30_000, 250);
       await eventually(async () => (await delivered()).includes(3), 30_000);
+      expect((await bulk([20, 21, 22])).status).toBe(204);
+      await eventually(async () => {
+        const got = await delivered();
+        return [20, 21, 22].every((n) => got.includes(n));
+      }, 30_000);
       await stopProcess(sidecar);
       await stopProcess(app);
     }, 120_000);
