@@ -115,7 +115,7 @@ export async function createJetStreamPubSub(ctx: ComponentContext): Promise<PubS
 }
 
 class JetStreamPubSub implements PubSub {
-  readonly features = [] as const;
+  readonly features = ['BULK_PUBSUB'] as const;
   private connected = true;
   private readonly streams = new Map<string, Promise<string>>();
   private readonly subs = new Set<JetStreamSubscription>();

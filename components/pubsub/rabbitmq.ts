@@ -101,7 +101,7 @@ export async function createRabbitMqPubSub(ctx: ComponentContext): Promise<PubSu
 }
 
 class RabbitMqPubSub implements PubSub {
-  readonly features = [] as const;
+  readonly features = ['BULK_PUBSUB'] as const;
   private conn: ChannelModel | undefined;
   private pubChannel: Promise<ConfirmChannel> | undefined;
   private readonly declared = new Set<string>();

@@ -104,7 +104,7 @@ function quietErrors(client: Redis, logger: Logger, where: string): void {
 }
 
 class RedisPubSub implements PubSub {
-  readonly features = [] as const;
+  readonly features = ['BULK_PUBSUB'] as const;
   private readonly subs = new Set<StreamSubscription>();
 
   constructor(

@@ -170,6 +170,22 @@ export function envelopeFromRaw(data: Buffer, topic: string, pubsubName: string,
   return ce;
 }
 
+/**
+ * The event of a binary-mode message (Dapr's subscriber: broker content type
+ * application/octet-stream): attributes from the `ce_*` metadata entries (prefix cut, any case),
+ * `data` the message bytes, `datacontenttype` the broker's content type. Used for routing and
+ * expiry; the app receives the bytes themselves.
+ */
+export function binaryModeEvent(data: Buffer, contentType: string, metadata: Readonly<Record<string, string>>): Record<string, unknown> {
+  const event: Record<string, unknown> = {};
+  for (const k in metadata) {
+    if (k.length > 3 && k.slice(0, 3).toLowerCase() === 'ce_') event[k.slice(3).toLowerCase()] = metadata[k];
+  }
+  event.data = data;
+  event.datacontenttype = contentType;
+  return event;
+}
+
 /** True when the event carries an `expiration` that has passed. */
 export function isExpired(event: Record<string, unknown>, now = Date.now()): boolean {
   const exp = event.expiration;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppCaller } from '../app.js';
 import type { Logger } from '../component.js';
 import type { CallPolicy } from '../policy.js';
-import { CLOUDEVENT_CONTENT_TYPE, envelopeFromRaw, isExpired } from './cloudevent.js';
+import { binaryModeEvent, CLOUDEVENT_CONTENT_TYPE, envelopeFromRaw, isExpired, mediaType } from './cloudevent.js';
 import type { ReceivedMessage } from './component.js';
 import type { PubSubEntry } from './service.js';
 import { findRoute, type Subscription } from './subscriptions.js';
@@ -73,13 +73,21 @@ export class SubscriptionDelivery {
     this.batcher?.flushNow();
   }
 
-  /** Parses, checks expiry and routes; throws when the message must go back to the broker. */
-  prepare(msg: ReceivedMessage): Prepared {
+  /**
+   * Parses, checks expiry and routes; throws when the message must go back to the broker.
+   * `binary` (single deliveries only, as in Dapr): a message whose broker content type is
+   * application/octet-stream is a binary-mode CloudEvent, its attributes in `ce_*` metadata.
+   */
+  prepare(msg: ReceivedMessage, binary = true): Prepared {
     let event: Record<string, unknown>;
     let body: Buffer;
+    const contentType = binary && !this.isRaw ? (msg.contentType ?? msg.metadata['content-type']) : undefined;
     if (this.isRaw) {
       event = envelopeFromRaw(msg.data, msg.topic || this.sub.topic, this.entry.name, msg.metadata);
       body = Buffer.from(JSON.stringify(event));
+    } else if (contentType !== undefined && mediaType(contentType) === 'application/octet-stream') {
+      event = binaryModeEvent(msg.data, contentType, msg.metadata);
+      body = msg.data;
     } else {
       let parsed: unknown;
       try {
@@ -315,7 +323,8 @@ class Batcher {
   ) {}
 
   async add(msg: ReceivedMessage): Promise<void> {
-    const p = this.d.prepare(msg);
+    // Dapr's bulk delivery has no binary mode: every message is parsed as a JSON CloudEvent.
+    const p = this.d.prepare(msg, false);
     if (!p.ok) {
       if (await this.d.deadLetter(msg, p.reason)) return;
       if (p.reason.startsWith('message is not a CloudEvent')) throw new DeliveryError(`${this.d.label()}: ${p.reason}`);

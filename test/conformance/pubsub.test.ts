@@ -20,6 +20,14 @@ interface BrokerCase {
   durable: boolean;
   /** Flows this broker cannot run as written, each with the reason. */
   unsupported?: Partial<Record<'competing' | 'redelivery', string>>;
+  /** Publishes a batch natively (and declares Dapr's BULK_PUBSUB capability). */
+  nativeBulk: boolean;
+  /**
+   * What reaches a subscriber of a binary-mode message (raw publish, application/octet-stream):
+   * the content type and the `ce_*` metadata ('attributes'), the content type only, or nothing
+   * that marks it binary ('none': it is then not a CloudEvent, as with Dapr's brokers).
+   */
+  binaryMode: 'attributes' | 'contentType' | 'none';
 }
 
 const item = (name: string, value: string): string => `\n  - name: ${name}\n    value: "${value}"`;
@@ -32,12 +40,17 @@ const BROKERS: BrokerCase[] = [
     crossProcess: false,
     durable: false,
     unsupported: { redelivery: 'a failed handler loses the message, as in Dapr: there is no broker to redeliver it' },
+    nativeBulk: false,
+    binaryMode: 'attributes',
   },
   {
     type: 'pubsub.sqlite',
     metadata: (dir) => item('connectionString', join(dir, 'pubsub.db')) + item('pollInterval', '20ms'),
     crossProcess: true,
     durable: true,
+    // Publishes of one event-loop turn already share one transaction.
+    nativeBulk: false,
+    binaryMode: 'attributes',
   },
   {
     type: 'pubsub.redis',
@@ -45,6 +58,9 @@ const BROKERS: BrokerCase[] = [
     metadata: () => item('redisHost', '127.0.0.1:6379') + item('processingTimeout', '2s') + item('redeliverInterval', '500'),
     crossProcess: true,
     durable: true,
+    nativeBulk: true,
+    // The stream entry keeps the publish metadata, `content-type` included.
+    binaryMode: 'attributes',
   },
   {
     type: 'pubsub.jetstream',
@@ -52,6 +68,8 @@ const BROKERS: BrokerCase[] = [
     metadata: () => item('natsURL', 'nats://127.0.0.1:4222') + item('ackWait', '2s'),
     crossProcess: true,
     durable: true,
+    nativeBulk: true,
+    binaryMode: 'contentType',
   },
   {
     type: 'pubsub.rabbitmq',
@@ -60,6 +78,8 @@ const BROKERS: BrokerCase[] = [
     metadata: () => item('connectionString', 'amqp://guest:guest@127.0.0.1:5672') + item('durable', 'true') + item('deletedWhenUnused', 'false') + item('deliveryMode', '2'),
     crossProcess: true,
     durable: true,
+    nativeBulk: true,
+    binaryMode: 'contentType',
   },
   {
     type: 'pubsub.mqtt3',
@@ -72,6 +92,8 @@ const BROKERS: BrokerCase[] = [
     unsupported: {
       competing: 'MQTT allows one connection per client id (= consumerID), so instances of one app need their own consumerIDs and $share/ topics, as in Dapr',
     },
+    nativeBulk: false,
+    binaryMode: 'none',
   },
 ];
 
@@ -505,11 +527,32 @@ spec:
       expect(events.filter((e) => e.datacontenttype === 'application/json').map((e) => (e.data as { n: number }).n).sort((x, y) => x - y)).toEqual([1, 4, 7, 10]);
       expect(events.filter((e) => e.datacontenttype === 'application/octet-stream').map((e) => Buffer.from(e.data_base64 as string, 'base64').toString()).sort()).toEqual(['bin 11', 'bin 2', 'bin 5', 'bin 8']);
 
+      const md = await json<{ components: Array<{ name: string; capabilities?: string[] }> }>(`${pub.url}/v1.0/metadata`);
+      expect(md.components.find((c) => c.name === 'pubsub')?.capabilities?.includes('BULK_PUBSUB') ?? false).toBe(broker.nativeBulk);
+
       const dup = await fetch(`${pub.url}/v1.0/publish/bulk/pubsub/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ entryId: 'x', event: 'a', contentType: 'text/plain' }, { entryId: 'x', event: 'b', contentType: 'text/plain' }]) });
       expect(dup.status).toBe(400);
       expect((await dup.json()).errorCode).toBe('ERR_PUBSUB_EVENTS_SER');
       const mismatch = await fetch(`${pub.url}/v1.0/publish/bulk/pubsub/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ entryId: 'y', event: { a: 1 }, contentType: 'text/plain' }]) });
       expect(mismatch.status).toBe(400);
+      await app.stop();
+    });
+
+    it.skipIf(broker.binaryMode === 'none')('delivers binary-mode messages as Dapr does: routed on the ce_* attributes, the bytes as the body', async () => {
+      const topic = uniqueTopic('binary');
+      const subs: Sub[] = [{ pubsubname: 'pubsub', topic, routes: { rules: [{ match: 'has(event.type) && event.type == "bin.type"', path: '/typed' }], default: '/bin' } }];
+      const app = await startApp({ appId: appId('binary-sub'), resources, subs });
+      const query = 'metadata.rawPayload=true&metadata.content-type=application%2Foctet-stream&metadata.ce_type=bin.type&metadata.ce_id=bin-1';
+      const res = await publish(from(app), topic, Buffer.from('binary body'), { contentType: 'application/octet-stream', query });
+      expect(res.status, await res.clone().text()).toBe(204);
+      const path = broker.binaryMode === 'attributes' ? '/typed' : '/bin';
+      const [d] = await eventually(async () => {
+        const r = await app.received(path);
+        return r.length > 0 ? r : undefined;
+      });
+      expect(d!.body).toBe('binary body');
+      expect(d!.headers['content-type']).toBe('application/cloudevents+json');
+      if (broker.binaryMode === 'attributes') expect(d!.headers.ce_id).toBe('bin-1');
       await app.stop();
     });
 
