@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvelope, isExpired, type EnvelopeInput } from '../../core/pubsub/cloudevent.js';
+import { binaryModeEvent, buildEnvelope, isExpired, type EnvelopeInput } from '../../core/pubsub/cloudevent.js';
 import { isTopicAllowed, readScopes } from '../../core/pubsub/scopes.js';
 import { decodeBulkEntries, parseRawPayload } from '../../core/pubsub/service.js';
 
@@ -87,5 +87,21 @@ describe('topic scopes', () => {
     expect(isTopicAllowed(app3, 'publish', 'p')).toBe(false);
     expect(isTopicAllowed(app3, 'publish', 'zzz')).toBe(false);
     expect(isTopicAllowed(readScopes({}, 'x'), 'subscribe', 'anything')).toBe(true);
+  });
+});
+
+describe('binary-mode CloudEvents (delivery)', () => {
+  it('builds the event from ce_* metadata (prefix cut and lower-cased), the bytes and the content type', () => {
+    const data = Buffer.from([0, 1, 2]);
+    const e = binaryModeEvent(data, 'application/octet-stream', { CE_Type: 'order.created', ce_id: '7', ce_expiration: '2000-01-01T00:00:00Z', other: 'x', ce_: 'empty name' });
+    expect(e).toEqual({ type: 'order.created', id: '7', expiration: '2000-01-01T00:00:00Z', data, datacontenttype: 'application/octet-stream' });
+    expect(isExpired(e)).toBe(true);
+  });
+
+  it('writes the same second-precision time for events of one second and a new one after it', () => {
+    const at = (iso: string): unknown => envelope({ now: new Date(iso) }).time;
+    expect(at('2026-01-02T03:04:05.100Z')).toBe('2026-01-02T03:04:05Z');
+    expect(at('2026-01-02T03:04:05.900Z')).toBe('2026-01-02T03:04:05Z');
+    expect(at('2026-01-02T03:04:06.000Z')).toBe('2026-01-02T03:04:06Z');
   });
 });
