@@ -31,7 +31,9 @@ class ContextSpan implements Span {
 
 export class PropagatingTracer {
   private readonly bound: number;
-  private readonly ids = Buffer.alloc(24);
+  /** Random bytes for 256 spans, refilled when used up (one syscall per 256 spans, not per span). */
+  private readonly ids = Buffer.alloc(24 * 256);
+  private next = this.ids.length;
 
   constructor(samplingRate: number) {
     const ratio = Math.min(1, Math.max(0, samplingRate));
@@ -40,10 +42,15 @@ export class PropagatingTracer {
 
   startSpan(_name: string, _kind: SpanKind, parent?: TraceHeaders, _startTimeMs?: number): Span {
     const p = parseTraceparent(parent?.traceparent);
-    randomFillSync(this.ids);
-    const spanId = nonZeroHex(this.ids, 16, 24);
+    if (this.next === this.ids.length) {
+      randomFillSync(this.ids);
+      this.next = 0;
+    }
+    const at = this.next;
+    this.next += 24;
+    const spanId = nonZeroHex(this.ids, at + 16, at + 24);
     if (p) return new ContextSpan(p.traceId, spanId, p.flags & SAMPLED, tracestateToSend(validTracestate(parent?.tracestate)));
-    const traceId = nonZeroHex(this.ids, 0, 16);
+    const traceId = nonZeroHex(this.ids, at, at + 16);
     return new ContextSpan(traceId, spanId, this.isSampled(traceId) ? SAMPLED : 0, undefined);
   }
 
