@@ -1,10 +1,10 @@
 // A building block as the composition root sees it: what it needs at start-up and what it
 // gives back (routes, metadata, lifecycle). proxy/blocks.ts lists them, one line each.
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Configuration } from '../resources/configuration.js';
 import type { ResourceSet } from '../resources/types.js';
 import type { AppCaller, PeerClient } from './app.js';
 import type { Category, Component, Logger } from './component.js';
+import type { GrpcMethods } from './grpc.js';
 import type { Route } from './http.js';
 import type { PolicyProvider } from './policy.js';
 import type { Telemetry } from './telemetry.js';
@@ -46,8 +46,11 @@ export interface Block {
   routes: Route[];
   /** Adds this block's fields to GET /v1.0/metadata. */
   metadata?(out: Record<string, unknown>): void;
-  /** gRPC services this block serves on the Dapr gRPC port, by full service name. */
-  grpcServices?: Record<string, UntypedServiceImplementation>;
+  /**
+   * The rpcs this block serves on the Dapr gRPC port, by full service name, then method name
+   * (several blocks serve parts of `dapr.proto.runtime.v1.Dapr`).
+   */
+  grpcServices?: Record<string, GrpcMethods>;
   /** Routes served on the internal (sidecar-to-sidecar) listener, before delivery to the app. */
   internalRoutes?: Route[];
   /** Called once the internal listener is bound, with the way to reach peer sidecars. */

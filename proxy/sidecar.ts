@@ -17,11 +17,13 @@ import type { ResourceSet } from '../resources/types.js';
 import { readYamlDocuments } from '../resources/yaml-file.js';
 import { createLogger } from '../telemetry/logging.js';
 import { SidecarTelemetry } from '../telemetry/sidecar-telemetry.js';
+import { runtimeGrpc } from './api/runtime-grpc.js';
 import { runtimeRoutes, type RuntimeView } from './api/runtime-routes.js';
 import { AppChannel } from './app-channel.js';
 import { BLOCKS } from './blocks.js';
 import { loadComponents, type LoadedComponents } from './components-loader.js';
 import { embeddedDefaultsYaml } from './embedded-defaults.js';
+import { invokeGrpc } from './invoke/grpc.js';
 import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
 import { apiTokenLayer } from './layers/api-token.js';
@@ -233,11 +235,18 @@ export class Sidecar {
       await invocation.close();
       throw err;
     }
-    // The gRPC API: the blocks' gRPC services behind the same concerns as the HTTP API. The port
-    // is bound now; the gRPC stack loads on its first connection (see grpc-on-demand.ts).
-    const grpcServices = Object.assign({}, ...blocks.map((b) => b.grpcServices ?? {}));
+    // The gRPC API: the blocks' rpcs behind the same concerns as the HTTP API. The port is bound
+    // now; the gRPC stack loads on its first connection (see grpc-on-demand.ts).
+    const grpcServices = [runtimeGrpc(view), invokeGrpc(invocation.invoker), ...blocks.map((b) => b.grpcServices)];
     const grpc = new OnDemandGrpcListener(
-      async () => new (await import('./listeners/grpc-server.js')).GrpcListener(grpcServices, { apiToken: options.apiToken, telemetry, logger, maxMessageBytes: options.maxBodyBytes }),
+      async () =>
+        new (await import('./listeners/grpc-server.js')).GrpcListener(grpcServices, {
+          apiToken: options.apiToken,
+          telemetry,
+          metrics: telemetry.metrics,
+          logger,
+          maxMessageBytes: options.maxBodyBytes,
+        }),
       logger,
     );
     let grpcPort: number;

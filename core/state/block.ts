@@ -1,6 +1,7 @@
 // The state building block: the state API routes, and ACTOR added to the actor store's
 // capabilities in GET /v1.0/metadata (Dapr's runtime adds it; stores never declare it).
 import type { BlockFactory } from '../block.js';
+import { stateGrpc } from './grpc.js';
 import { stateRoutes } from './routes.js';
 import { StateService } from './service.js';
 
@@ -10,6 +11,7 @@ export const stateBlock: BlockFactory = async (ctx) => {
   return {
     name: 'state',
     routes: stateRoutes(service),
+    grpcServices: stateGrpc(service),
     metadata(out) {
       const components = out.components as Array<{ name: string; type: string; capabilities?: string[] }> | undefined;
       for (const c of components ?? []) {

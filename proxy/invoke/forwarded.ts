@@ -27,6 +27,8 @@ export class Forwarded implements Dispatcher.DispatchHandler {
   private queuedBytes = 0;
   private sink: ServerResponse | null = null;
   private dumping = false;
+  /** Set while `collect` reads the whole answer. */
+  private collected: Buffer[] | null = null;
   private dumped = 0;
   private complete = false;
   private failure: Error | null = null;
@@ -101,6 +103,10 @@ export class Forwarded implements Dispatcher.DispatchHandler {
       sink.once('drain', this.resume);
       return false;
     }
+    if (this.collected) {
+      this.collected.push(chunk);
+      return true;
+    }
     if (this.dumping) {
       this.dumped += chunk.length;
       if (this.dumped > DUMP_LIMIT) this.abort(new Error('dropped answer too large to drain'));
@@ -173,6 +179,20 @@ export class Forwarded implements Dispatcher.DispatchHandler {
       if (chunks) for (const c of chunks) full = !res.write(c) || full;
       if (full) res.once('drain', this.resume);
       else this.resume();
+    });
+  }
+
+  /** Reads the whole answer into memory (the gRPC API's InvokeService answers in one message). */
+  collect(): Promise<Buffer> {
+    const chunks = this.queued ?? [];
+    this.queued = null;
+    if (this.complete) return Promise.resolve(Buffer.concat(chunks));
+    if (this.failure) return Promise.reject(this.failure);
+    this.collected = chunks;
+    return new Promise((resolve, reject) => {
+      this.settleBody = () => resolve(Buffer.concat(chunks));
+      this.failBody = reject;
+      this.resume();
     });
   }
 

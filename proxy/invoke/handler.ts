@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../core/component.js';
 import { DaprError } from '../../core/errors.js';
-import type { Exchange, Handler, Route } from '../../core/http.js';
+import { Exchange, type Handler, type Route } from '../../core/http.js';
 import type { PolicyProvider } from '../../core/policy.js';
 import type { MtlsContext } from '../../security/tls.js';
 import type { AppChannel } from '../app-channel.js';
@@ -16,7 +16,7 @@ import { endpointFromUrl, type Endpoint } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
 import { HEADER, hasBody, requestHeaders, stampCaller } from './headers.js';
 import { deliverToApp, requestApp } from './inbound.js';
-import { invokeUnderPolicy, underBuiltInRetries } from './resilient.js';
+import { invokeUnderPolicy, underBuiltInRetries, type BufferedCall } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
 import type { Forwarded } from './forwarded.js';
@@ -119,17 +119,40 @@ export class Invoker {
     stampCaller(headers, this.caller, target.appId, undefined);
     if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
       if (isUpgrade(ex.req)) return deliverToApp(this.ctx, ex, path, headers, target.raw);
-      const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex, target.raw, (body, signal) => requestApp(this.ctx, ex, path, headers, target.raw, body, signal));
+      const res = await invokeUnderPolicy(this.ctx.policies.app(target.raw, method), ex, target.raw, (body, signal) => requestApp(this.ctx, ex.req.method!, path, headers, target.raw, body, signal));
       return res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
     }
     return this.remote(ex, target, namespace, path, headers, method);
   }
 
-  private async remote(ex: Exchange, target: Target & { kind: 'app' }, namespace: string, path: string, headers: Record<string, string | string[]>, method: string): Promise<void> {
-    const { resolver, upstreams } = this.ctx;
+  /**
+   * A whole-message call to an app (the gRPC API's InvokeService): the same target rules,
+   * resiliency policy, name resolution, pools and caller headers as the HTTP route; the answer
+   * is returned, not relayed. `headers` are the caller's, still to be filtered and stamped.
+   */
+  async call(c: { target: string; method: string; verb: string; query: string; headers: Record<string, string | string[]>; body: Buffer | null; signal: AbortSignal | undefined }): Promise<Forwarded> {
+    const target = parseTarget(c.target);
+    if (target.kind !== 'app' || (target.namespace === undefined && this.ctx.endpoints.has(target.appId))) {
+      throw new DaprError('badRequest', `invalid request: ${c.target} is not an app id; HTTPEndpoints and URLs are reached through the HTTP API`);
+    }
+    const method = normaliseMethod(c.method, c.target);
+    const path = c.query ? `${method}?${c.query}` : method;
+    const namespace = target.namespace ?? this.ctx.namespace;
+    const headers = requestHeaders(c.headers);
+    stampCaller(headers, this.caller, target.appId, undefined);
+    const from = { body: c.body, signal: c.signal };
+    if (target.appId === this.ctx.appId && namespace === this.ctx.namespace) {
+      return invokeUnderPolicy(this.ctx.policies.app(target.raw, method), from, target.raw, (body, signal) => requestApp(this.ctx, c.verb, path, headers, target.raw, body, signal));
+    }
+    const { peers, first } = await this.peersOf(target, namespace);
+    return this.toPeers(from, c.verb, target, namespace, peers, first, path, headers, method);
+  }
+
+  /** The instances of an app, and which one this call starts with (round-robin). */
+  private async peersOf(target: Target & { kind: 'app' }, namespace: string): Promise<{ peers: PeerAddress[]; first: number }> {
     let peers: PeerAddress[];
     try {
-      peers = await resolver.resolve(target.appId, namespace);
+      peers = await this.ctx.resolver.resolve(target.appId, namespace);
     } catch (err) {
       throw new DaprError('invokeFailed', `failed to invoke, id: ${target.raw}, err: failed to resolve address for '${target.appId}': ${(err as Error).message}`, { cause: err });
     }
@@ -139,14 +162,29 @@ export class Invoker {
     const key = `${target.appId}.${namespace}`;
     const first = (this.turn.get(key) ?? 0) % peers.length;
     this.turn.set(key, first + 1);
+    return { peers, first };
+  }
+
+  private async remote(ex: Exchange, target: Target & { kind: 'app' }, namespace: string, path: string, headers: Record<string, string | string[]>, method: string): Promise<void> {
+    const { peers, first } = await this.peersOf(target, namespace);
     if (isUpgrade(ex.req)) return this.tunnelToPeer(ex, target.raw, peers, first, path, headers);
+    const up = await this.toPeers(ex, ex.req.method!, target, namespace, peers, first, path, headers, method);
+    await up.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
+  }
+
+  /** One call to a peer sidecar of the target app, under the caller's policy for it. */
+  private async toPeers(
+    from: Exchange | BufferedCall, verb: string, target: Target & { kind: 'app' }, namespace: string,
+    peers: PeerAddress[], first: number, path: string, headers: Record<string, string | string[]>, method: string,
+  ): Promise<Forwarded> {
+    const { resolver, upstreams } = this.ctx;
     const policy = this.ctx.policies.app(target.raw, method);
     const metrics = this.ctx.metrics;
     const started = metrics ? performance.now() : 0;
     metrics?.recordInvocationSent(target.appId, false);
     let attempt = 0;
     const builtIn = this.ctx.policies.builtInServiceRetries?.(target.appId);
-    const up = await invokeUnderPolicy(policy, ex, target.raw, (body, signal) => underBuiltInRetries(builtIn, ex.req, body, signal, async (signal) => {
+    const up = await invokeUnderPolicy(policy, from, target.raw, (body, signal) => underBuiltInRetries(builtIn, from instanceof Exchange ? from.req : undefined, body, signal, async (signal) => {
       // A peer that refuses the connection is skipped for the next instance, as long as
       // nothing of the body has been read yet (otherwise it could not be sent again). A retry
       // of the policy starts at the next instance, so a sick instance is not asked again.
@@ -156,10 +194,10 @@ export class Invoker {
         const peer = peers[(start + i) % peers.length]!;
         const origin = `${this.ctx.peerTls ? 'https' : 'http'}://${peer.host.includes(':') ? `[${peer.host}]` : peer.host}:${peer.port}`;
         try {
-          return await upstreams.forward(origin, { method: ex.req.method!, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
+          return await upstreams.forward(origin, { method: verb, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
         } catch (err) {
           lastErr = err;
-          if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && ex.req.readableDidRead)) break;
+          if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && (body as Readable).readableDidRead)) break;
           resolver.markDown?.(target.appId, namespace, peer);
           upstreams.forget(origin);
         }
@@ -170,7 +208,7 @@ export class Invoker {
       throw err;
     });
     metrics?.recordInvocationResponse(target.appId, up.statusCode, false, performance.now() - started);
-    await up.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
+    return up;
   }
 
   private async tunnelToPeer(ex: Exchange, raw: string, peers: PeerAddress[], first: number, path: string, headers: Record<string, string | string[]>): Promise<void> {

@@ -25,20 +25,20 @@ export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, h
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
-  const res = await requestApp(d, ex, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
+  const res = await requestApp(d, ex.req.method!, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
   await res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
 }
 
 /** One request to the app, answer not yet relayed (a resiliency policy may repeat it). */
 export async function requestApp(
-  d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string,
+  d: AppDelivery, verb: string, path: string, headers: Record<string, string | string[]>, target: string,
   body: Readable | Buffer | null, signal: AbortSignal | undefined,
 ): Promise<Forwarded> {
   const channel = d.channel;
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   try {
-    const req: AppRequest = { method: ex.req.method as 'GET', path, headers, body };
+    const req: AppRequest = { method: verb as 'GET', path, headers, body };
     if (signal) req.signal = signal;
     return await channel.forward(req);
   } catch (err) {
@@ -77,7 +77,7 @@ export function inboundHandler(d: AppDelivery, trustCaller: boolean, policies?: 
     const headers = inboundHeaders(ex.req.headers, trustCaller);
     if (!policies || isUpgrade(ex.req)) return deliverToApp(d, ex, url, headers, d.appId);
     // Fronting: this sidecar is the caller's edge, so the policy for its own app id applies here.
-    const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex, d.appId, (body, signal) => requestApp(d, ex, url, headers, d.appId, body, signal));
+    const res = await invokeUnderPolicy(policies.app(d.appId, ex.path), ex, d.appId, (body, signal) => requestApp(d, ex.req.method!, url, headers, d.appId, body, signal));
     await res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
   };
 }

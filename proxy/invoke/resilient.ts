@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { DaprError } from '../../core/errors.js';
-import type { Exchange } from '../../core/http.js';
+import { Exchange } from '../../core/http.js';
 import type { CallPolicy, RunOptions } from '../../core/policy.js';
 import { hasBody } from './headers.js';
 import type { Forwarded } from './forwarded.js';
@@ -16,6 +16,13 @@ import type { Forwarded } from './forwarded.js';
 export const REPLAY_LIMIT = 64 * 1024;
 
 export type InvocationBody = Readable | Buffer | null;
+
+/** A call whose body is already whole (the gRPC API's InvokeService): always replayable. */
+export interface BufferedCall {
+  body: Buffer | null;
+  /** Aborts when the caller went away or its deadline passed. */
+  signal: AbortSignal | undefined;
+}
 
 const failureStatus = (r: Forwarded): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
 const discard = (r: Forwarded): void => void r.body.dump().catch(() => undefined);
@@ -26,22 +33,28 @@ const RUN_PLAIN: RunOptions<Forwarded> = { failureStatus, discard, lightSignal: 
 
 export async function invokeUnderPolicy(
   policy: CallPolicy,
-  ex: Exchange,
+  from: Exchange | BufferedCall,
   target: string,
   attempt: (body: InvocationBody, signal: AbortSignal | undefined) => Promise<Forwarded>,
   /** Something inside the attempt may send it again (the built-in service retries): keep a small body. */
   replayInside = false,
 ): Promise<Forwarded> {
-  const req = ex.req;
-  let body: InvocationBody = hasBody(req.headers) ? req : null;
+  let body: InvocationBody;
   let options = RUN_PLAIN;
-  const retries = policy.canRetry?.() === true;
-  if ((retries || replayInside) && body && isSmall(req)) body = await readAll(req);
-  if (retries) {
-    // The caller leaving stops the retry loop and aborts the attempt in flight.
-    if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, caller: ex.res, lightSignal: true };
+  if (from instanceof Exchange) {
+    const req = from.req;
+    body = hasBody(req.headers) ? req : null;
+    const retries = policy.canRetry?.() === true;
+    if ((retries || replayInside) && body && isSmall(req)) body = await readAll(req);
+    if (retries) {
+      // The caller leaving stops the retry loop and aborts the attempt in flight.
+      if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, caller: from.res, lightSignal: true };
+    }
+    if (body !== null && !Buffer.isBuffer(body)) options = RUN_ONCE;
+  } else {
+    body = from.body;
+    if (from.signal) options = { failureStatus, discard, signal: from.signal };
   }
-  if (body !== null && !Buffer.isBuffer(body)) options = RUN_ONCE;
   try {
     return await policy.run((signal) => attempt(body, signal), options);
   } catch (err) {
@@ -60,14 +73,15 @@ export async function invokeUnderPolicy(
  */
 export function underBuiltInRetries(
   builtIn: CallPolicy | undefined,
-  req: IncomingMessage,
+  /** The caller's request when its body streams (the HTTP API); undefined for a whole body. */
+  req: IncomingMessage | undefined,
   body: InvocationBody,
   signal: AbortSignal | undefined,
   send: (signal: AbortSignal | undefined) => Promise<Forwarded>,
 ): Promise<Forwarded> {
   if (!builtIn) return send(signal);
   if (body === null || Buffer.isBuffer(body)) return builtIn.run(send, signal ? { signal, discard, isPermanent: unlessConnectionLost } : BUILT_IN_REPLAYABLE);
-  if (req.headers['content-length'] === undefined) return send(signal);
+  if (req?.headers['content-length'] === undefined) return send(signal);
   // A streamed body: again only while none of it was read.
   return builtIn.run(send, { discard, isPermanent: (err) => req.readableDidRead || !isConnectionLost(err, false), ...(signal ? { signal } : {}) });
 }

@@ -1,7 +1,9 @@
 // The Dapr gRPC API listener (--dapr-grpc-port): a grpc-js server, plaintext HTTP/2 with prior
-// knowledge as the SDKs speak it, serving the blocks' gRPC services from the .proto files the
-// npm packages ship (loaded at run time), grpc.health.v1 and server reflection. Every call
-// passes the same concerns as the HTTP API, as interceptors listed in order below.
+// knowledge as the SDKs speak it, serving `dapr.proto.runtime.v1.Dapr` and durabletask's
+// `TaskHubSidecarService` from the .proto files the npm packages ship (loaded at run time),
+// grpc.health.v1 and server reflection. The rpcs are the blocks' (each block gives the methods
+// it serves; an rpc nobody serves answers UNIMPLEMENTED). Every call passes the same concerns
+// as the HTTP API, as interceptors listed in order below.
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
@@ -21,16 +23,25 @@ import { fromJSON, loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { loadPackageDefinition } from '@grpc/grpc-js';
 import type { Logger } from '../../core/component.js';
+import { DAPR_SERVICE, setGrpcErrorLogger, type GrpcMethods } from '../../core/grpc.js';
 import type { Span, Telemetry } from '../../core/telemetry.js';
+import type { DaprMetrics } from '../../telemetry/metrics/dapr-metrics.js';
 
 const LOAD_OPTIONS = { longs: String, enums: Number, defaults: true, oneofs: true } as const;
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
-/** durabletask's orchestrator_service.proto from @dapr/durabletask-js, parsed at run time. */
-function loadDurableTask(): PackageDefinition {
+let loaded: PackageDefinition | undefined;
+
+/**
+ * Dapr's runtime API (dapr.proto from @dapr/dapr) and durabletask's orchestrator_service.proto
+ * (from @dapr/durabletask-js), parsed once per process (about a second of CPU).
+ */
+function loadProtos(): PackageDefinition {
+  if (loaded) return loaded;
   const require = createRequire(import.meta.url);
-  const protoDir = `${dirname(require.resolve('@dapr/durabletask-js/package.json'))}/proto`;
-  return loadSync('orchestrator_service.proto', { ...LOAD_OPTIONS, includeDirs: [protoDir] });
+  const dir = (pkg: string): string => `${dirname(require.resolve(`${pkg}/package.json`))}/proto`;
+  loaded = loadSync(['orchestrator_service.proto', 'dapr/proto/runtime/v1/dapr.proto'], { ...LOAD_OPTIONS, includeDirs: [dir('@dapr/durabletask-js'), dir('@dapr/dapr')] });
+  return loaded;
 }
 
 // grpc.health.v1 as a protobufjs JSON descriptor: the standard health protocol, four messages.
@@ -99,16 +110,21 @@ function traceInterceptor(telemetry: Telemetry): ServerInterceptor {
       start: (next) =>
         next({
           onReceiveMetadata: (md, mdNext) => {
-            const traceparent = md.get('traceparent')[0];
+            const given = md.get('traceparent')[0];
+            const traceparent = given === undefined ? fromTraceBin(md.get('grpc-trace-bin')[0]) : String(given);
             const tracestate = md.get('tracestate')[0];
             span = telemetry.startSpan(method.path.slice(1), 'server', {
-              traceparent: traceparent === undefined ? undefined : String(traceparent),
+              traceparent,
               tracestate: tracestate === undefined ? undefined : String(tracestate),
             });
             if (span.isRecording) {
               span.setAttribute('rpc.system', 'grpc');
-              span.setAttribute('rpc.method', method.path);
+              span.setAttribute('rpc.service', method.path.slice(1, method.path.lastIndexOf('/')));
+              span.setAttribute('rpc.method', method.path.slice(method.path.lastIndexOf('/') + 1));
             }
+            // The handlers read the context from the metadata: give them this span as parent.
+            if (span.traceparent) md.set('traceparent', span.traceparent);
+            if (span.tracestate) md.set('tracestate', span.tracestate);
             mdNext(md);
           },
         }),
@@ -124,11 +140,65 @@ function traceInterceptor(telemetry: Telemetry): ServerInterceptor {
   };
 }
 
+/** The OpenCensus binary context (grpc-trace-bin) Dapr's gRPC SDKs send, as a traceparent. */
+export function fromTraceBin(v: string | Buffer | undefined): string | undefined {
+  if (!Buffer.isBuffer(v) || v.length < 29 || v[0] !== 0 || v[1] !== 0 || v[18] !== 1 || v[27] !== 2) return undefined;
+  const traceId = v.subarray(2, 18).toString('hex');
+  const spanId = v.subarray(19, 27).toString('hex');
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  return `00-${traceId}-${spanId}-${(v[28]! & 1) === 1 ? '01' : '00'}`;
+}
+
+// Go's names of the status codes, the grpc_server_status label Dapr's metrics carry.
+const GO_CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated',
+];
+
+/** dapr_grpc_io_server_completed_rpcs and _server_latency per method and status. */
+function metricsInterceptor(metrics: DaprMetrics | undefined): ServerInterceptor | null {
+  if (!metrics) return null;
+  return (method, call) => {
+    const started = performance.now();
+    return new ServerInterceptingCall(call, {
+      sendStatus: (status, next) => {
+        metrics.recordGrpcServer(method.path, GO_CODE_NAMES[status.code] ?? 'Unknown', performance.now() - started);
+        next(status);
+      },
+    });
+  };
+}
+
 export interface GrpcListenerOptions {
   apiToken: string | undefined;
   telemetry: Telemetry;
+  metrics: DaprMetrics | undefined;
   logger: Logger;
   maxMessageBytes: number;
+}
+
+/** Each service's methods from every contributor, merged (a later contributor may not take a method twice). */
+function mergeServices(parts: ReadonlyArray<Record<string, GrpcMethods> | undefined>): Map<string, GrpcMethods> {
+  const out = new Map<string, GrpcMethods>();
+  for (const part of parts) {
+    for (const [service, methods] of Object.entries(part ?? {})) {
+      const into = out.get(service) ?? {};
+      for (const [name, fn] of Object.entries(methods)) {
+        if (name in into) throw new Error(`gRPC method ${service}/${name} is served twice`);
+        into[name] = fn;
+      }
+      out.set(service, into);
+    }
+  }
+  return out;
+}
+
+/** gRPC's answer for an rpc of a known service that this runtime does not serve. */
+function unimplemented(service: string, name: string, def: ServiceDefinition[string]): UntypedServiceImplementation[string] {
+  const status = { code: Code.UNIMPLEMENTED, details: `${service}/${name} is not implemented by bulwark` };
+  if (!def.responseStream && !def.requestStream) return (_call: unknown, cb: (err: typeof status) => void) => cb(status);
+  if (!def.requestStream) return (call: { emit(ev: 'error', e: typeof status): void }) => call.emit('error', status);
+  return (call: { emit(ev: 'error', e: typeof status): void }, cb?: (err: typeof status) => void) => (def.responseStream ? call.emit('error', status) : cb?.(status));
 }
 
 export class GrpcListener {
@@ -137,11 +207,14 @@ export class GrpcListener {
   private injector: ConnectionInjector | undefined;
 
   constructor(
-    services: Record<string, UntypedServiceImplementation>,
+    contributions: ReadonlyArray<Record<string, GrpcMethods> | undefined>,
     private readonly opts: GrpcListenerOptions,
   ) {
+    setGrpcErrorLogger(opts.logger);
+    // Outermost first, in the HTTP API's order.
     const interceptors = [
       traceInterceptor(opts.telemetry), // first: the span covers rejected calls too
+      metricsInterceptor(opts.metrics), // before the token check: rejected calls are counted
       apiTokenInterceptor(opts.apiToken),
     ].filter((i): i is ServerInterceptor => i !== null);
     this.server = new Server({
@@ -149,14 +222,19 @@ export class GrpcListener {
       'grpc.max_receive_message_length': opts.maxMessageBytes,
       'grpc.max_send_message_length': opts.maxMessageBytes,
     });
-    this.definitions = { ...loadDurableTask(), ...fromJSON(HEALTH_JSON as Parameters<typeof fromJSON>[0], LOAD_OPTIONS) };
-    const loaded = loadPackageDefinition(this.definitions);
-    for (const [name, impl] of Object.entries(services)) {
-      const def = serviceOf(loaded, name);
+    this.definitions = { ...loadProtos(), ...fromJSON(HEALTH_JSON as Parameters<typeof fromJSON>[0], LOAD_OPTIONS) };
+    const grpcObject = loadPackageDefinition(this.definitions);
+    const services = mergeServices(contributions);
+    if (!services.has(DAPR_SERVICE)) services.set(DAPR_SERVICE, {});
+    for (const [name, impl] of services) {
+      const def = serviceOf(grpcObject, name);
       if (!def) throw new Error(`gRPC service ${name} is not in the loaded .proto files`);
-      this.server.addService(def, impl);
+      for (const m of Object.keys(impl)) if (!(m in def)) throw new Error(`gRPC service ${name} has no method ${m}`);
+      const full: UntypedServiceImplementation = {};
+      for (const [m, d] of Object.entries(def)) full[m] = impl[m] ?? unimplemented(name, m, d);
+      this.server.addService(def, full);
     }
-    this.server.addService(serviceOf(loaded, HEALTH_SERVICE)!, {
+    this.server.addService(serviceOf(grpcObject, HEALTH_SERVICE)!, {
       Check: (_call: unknown, cb: (err: null, res: { status: number }) => void) => cb(null, { status: 1 }),
       Watch: (call: { write(m: unknown): void }) => call.write({ status: 1 }),
     });

@@ -56,6 +56,9 @@ export class DaprMetrics {
   private readonly invResRecv: Counter<string>;
   private readonly invResRecvLatency: Histogram<string>;
   private readonly errorCodes: Counter<string> | undefined;
+  private readonly grpcServerCompleted: Counter<string>;
+  private readonly grpcServerLatency: Histogram<string>;
+  private readonly grpcChildren = new Map<string, { completed: ReturnType<Counter<string>['labels']>; latency: ReturnType<Histogram<string>['labels']> }>();
 
   constructor(
     readonly registry: Registry,
@@ -110,6 +113,9 @@ export class DaprMetrics {
     this.invResSent = counter('dapr_runtime_service_invocation_res_sent_total', 'The number of responses sent via service invocation.', ['dst_app_id', 'status']);
     this.invResRecv = counter('dapr_runtime_service_invocation_res_recv_total', 'The number of responses received via service invocation.', ['src_app_id', 'status', 'type']);
     this.invResRecvLatency = histogram('dapr_runtime_service_invocation_res_recv_latency_ms', 'The latency of service invocation responses (ms).', ['src_app_id', 'status'], lat);
+    const gms = ['grpc_server_method', 'grpc_server_status'];
+    this.grpcServerCompleted = counter('dapr_grpc_io_server_completed_rpcs', 'Distribution of bytes sent per RPC, by method.', gms);
+    this.grpcServerLatency = histogram('dapr_grpc_io_server_server_latency', 'Time between first byte of request received to last byte of response sent, or terminal error.', gms, lat);
     this.errorCodes = settings.recordErrorCodes ? counter('dapr_error_code_total', 'Number of times an error with a specific error code was encountered.', ['error_code', 'category']) : undefined;
   }
 
@@ -159,6 +165,28 @@ export class DaprMetrics {
     }
     if (requestBytes > 0) this.httpServerRequestBytes.observe(requestBytes);
     this.httpServerResponseBytes.observe(responseBytes);
+  }
+
+  /**
+   * One rpc on the gRPC API: `method` is the full path (`/dapr.proto.runtime.v1.Dapr/GetState`),
+   * `status` Go's name of the code (`OK`, `NotFound`...). (Dapr's *_bytes_per_rpc are not recorded.)
+   */
+  recordGrpcServer(method: string, status: string, elapsedMs: number): void {
+    const ms = Math.floor(elapsedMs);
+    if (this.settings.rules.size > 0) {
+      this.grpcServerCompleted.inc(this.labels('dapr_grpc_io_server_completed_rpcs', { grpc_server_method: method, grpc_server_status: status }));
+      this.grpcServerLatency.observe(this.labels('dapr_grpc_io_server_server_latency', { grpc_server_method: method, grpc_server_status: status }), ms);
+    } else {
+      const key = `${method} ${status}`;
+      let c = this.grpcChildren.get(key);
+      if (!c) {
+        const l = { grpc_server_method: method, grpc_server_status: status };
+        c = { completed: this.grpcServerCompleted.labels(l), latency: this.grpcServerLatency.labels(l) };
+        this.grpcChildren.set(key, c);
+      }
+      c.completed.inc();
+      c.latency.observe(ms);
+    }
   }
 
   /** One call from the sidecar to its app over HTTP; a transport failure is status 500. */
