@@ -2,6 +2,7 @@
 // the runtime's lifecycle. Placement comes from the composition root (proxy/placement/).
 import type { Block, BlockContext } from '../block.js';
 import type { PlacementFactory } from './placement.js';
+import { actorsGrpc } from './grpc.js';
 import { actorRoutes } from './routes.js';
 import { ActorsService } from './service.js';
 
@@ -12,6 +13,7 @@ export function createActorsBlock(ctx: BlockContext, placement: PlacementFactory
     name: 'actors',
     routes,
     internalRoutes: internal,
+    grpcServices: actorsGrpc(service),
     onPeersReady: (peers) => service.attachPeers(peers),
     onAppReady: () => service.start(),
     metadata: (out) => service.metadata(out),

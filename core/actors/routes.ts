@@ -5,12 +5,12 @@ import type { Exchange, Handler, Route } from '../http.js';
 import { ERROR_RESPONSE_HEADER, callHeaders, type CallResult } from './host.js';
 import { INTERNAL_PREFIX, MOVED_HEADER } from './placement.js';
 import { parseFailurePolicy } from '../failure-policy.js';
-import { parseSchedule } from './reminder-time.js';
+import {
+  checkName, checkReminderTarget, checkTarget, createReminder, createTimer, deleteReminder, deleteTimer, getActorState, invokeActor, requireState, transactActorState,
+} from './operations.js';
 import type { ActorsService } from './service.js';
 import type { ActorStateOperation } from '../state/actor-state.js';
-import { ETagError } from '../state/component.js';
 
-const RESERVED_PREFIX = 'dapr.internal.';
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'server']);
 
 export function actorRoutes(s: ActorsService): { routes: Route[]; internal: Route[] } {
@@ -38,19 +38,7 @@ export function actorRoutes(s: ActorsService): { routes: Route[]; internal: Rout
 
 /** Type and id as the route gave them (unescaped), checked as Dapr checks names. */
 function target(ex: Exchange): { type: string; id: string } {
-  const type = ex.params.actorType!;
-  const id = ex.params.actorId!;
-  checkName('actor type', type);
-  checkName('actor id', id);
-  if (type.startsWith(RESERVED_PREFIX)) throw new DaprError('actorTypeReserved', `actor type ${type} is reserved for Dapr's internal use`);
-  return { type, id };
-}
-
-export function checkName(what: string, v: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (v === '' || v === '.' || v === '..' || /[/\\#?\u0000-\u001f\u007f]/.test(v)) {
-    throw new DaprError('badRequest', `invalid ${what} ${JSON.stringify(v)}: it must not be empty, '.' or '..', nor contain '/', '\\', '#', '?' or control characters`);
-  }
+  return checkTarget(ex.params.actorType!, ex.params.actorId!);
 }
 
 function send(ex: Exchange, r: CallResult): void {
@@ -68,15 +56,10 @@ function invokeHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
     const method = ex.params.method!;
-    for (const seg of method.split('/')) checkName('method', seg);
     const body = await ex.body();
-    const headers = callHeaders(ex.req.headers);
-    // The caller's claimed identity is replaced by this sidecar's.
-    headers['dapr-caller-app-id'] = s.appId;
-    delete headers['dapr-caller-namespace'];
     const span = s.spanOf(ex.req);
     const parent = span ? { traceparent: span.traceparent, tracestate: span.tracestate } : { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') };
-    send(ex, await s.invoke(type, id, method, { headers, body: body.length > 0 ? body : null, query: ex.rawQuery }, parent));
+    send(ex, await invokeActor(s, type, id, method, callHeaders(ex.req.headers), body, ex.rawQuery, parent));
   };
 }
 
@@ -101,23 +84,11 @@ function internalHandler(s: ActorsService): Handler {
   };
 }
 
-function requireState(s: ActorsService, kind: 'actorStateGet' | 'actorStateTransaction' | 'actorReminderCreate' | 'actorReminderGet' | 'actorReminderDelete') {
-  if (!s.state) {
-    throw new DaprError(kind, 'actors: no state store is configured for actors; set metadata actorStateStore: "true" on one state store component');
-  }
-  return s.state;
-}
 
 function stateGetHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
-    const state = requireState(s, 'actorStateGet');
-    let r;
-    try {
-      r = await state.get(type, id, ex.params.key!);
-    } catch (err) {
-      throw new DaprError('actorStateGet', `error getting actor state: ${(err as Error).message}`, { cause: err });
-    }
+    const r = await getActorState(s, type, id, ex.params.key!);
     if (!r) return ex.sendEmpty(204);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.metadata ?? {})) headers[`metadata.${k}`] = v;
@@ -128,7 +99,7 @@ function stateGetHandler(s: ActorsService): Handler {
 function transactionHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
-    const state = requireState(s, 'actorStateTransaction');
+    requireState(s, 'actorStateTransaction');
     const body = await ex.json<unknown>();
     if (!Array.isArray(body)) throw new DaprError('malformedRequest', 'actor state transaction body must be a JSON array of operations');
     const ops: ActorStateOperation[] = body.map((raw, i) => {
@@ -142,13 +113,7 @@ function transactionHandler(s: ActorsService): Handler {
       if (op === 'delete') return { operation: 'delete', key: req.key, ...(etag ? { etag } : {}), ...(metadata ? { metadata } : {}) };
       throw new DaprError('malformedRequest', `operation ${i}: operation type ${JSON.stringify(o.operation)} not supported (upsert, delete)`);
     });
-    if (!s.host?.isActive(type, id)) throw new DaprError('actorInstanceMissing', `actor instance is missing: ${type}/${id} is not active on this host`);
-    try {
-      await state.transact(type, id, ops);
-    } catch (err) {
-      const why = err instanceof ETagError ? `possible etag mismatch: ${err.message}` : (err as Error).message;
-      throw new DaprError('actorStateTransaction', `error saving actor transaction state: ${why}`, { cause: err });
-    }
+    await transactActorState(s, type, id, ops);
     ex.sendEmpty(204);
   };
 }
@@ -185,25 +150,21 @@ function reminderCreateHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
     const name = ex.params.name!;
-    checkName('reminder name', name);
-    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
-    if (!s.reminders) requireState(s, 'actorReminderCreate');
+    checkReminderTarget(s, type, name, 'actorReminderCreate');
     const b = await scheduleBody(ex);
-    const dueTime = stringField(b, 'dueTime') ?? '';
-    const period = stringField(b, 'period') ?? '';
-    const ttl = stringField(b, 'ttl');
     const overwrite = field(b, 'overwrite');
     if (overwrite !== undefined && typeof overwrite !== 'boolean') throw new DaprError('malformedRequest', 'overwrite must be a boolean');
-    const schedule = parseSchedule({ dueTime, period, ttl }, Date.now(), 'actorReminderCreate');
-    const data = field(b, 'data');
+    const ttl = stringField(b, 'ttl');
     // Go JSON: the key is matched case-insensitively, but it is `failure_policy`, underscore included.
     const failurePolicy = parseFailurePolicy(field(b, 'failure_policy'), 'failure_policy', (f, why) => new DaprError('malformedRequest', `${f}: ${why}`));
-    try {
-      await s.reminders!.create({ actorID: id, actorType: type, name, dueTime, period, ...(ttl ? { ttl } : {}), ...(data !== undefined ? { data } : {}), ...(failurePolicy ? { failurePolicy } : {}) }, schedule, overwrite !== false);
-    } catch (err) {
-      if (err instanceof DaprError) throw err;
-      throw new DaprError('actorReminderCreate', `error creating actor reminder: ${(err as Error).message}`, { cause: err });
-    }
+    await createReminder(s, type, id, name, {
+      dueTime: stringField(b, 'dueTime') ?? '',
+      period: stringField(b, 'period') ?? '',
+      ...(ttl ? { ttl } : {}),
+      data: field(b, 'data'),
+      overwrite: overwrite !== false,
+      ...(failurePolicy ? { failurePolicy } : {}),
+    });
     ex.sendEmpty(204);
   };
 }
@@ -212,9 +173,7 @@ function reminderGetHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
     const name = ex.params.name!;
-    checkName('reminder name', name);
-    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
-    if (!s.reminders) requireState(s, 'actorReminderGet');
+    checkReminderTarget(s, type, name, 'actorReminderGet');
     let r;
     try {
       r = await s.reminders!.get(type, id, name);
@@ -236,15 +195,7 @@ function reminderGetHandler(s: ActorsService): Handler {
 function reminderDeleteHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
-    const name = ex.params.name!;
-    checkName('reminder name', name);
-    if (!s.isHosted(type)) throw new DaprError('actorReminderNonHosted', `operations on reminders are only possible on actor types hosted by this app: ${type}`);
-    if (!s.reminders) requireState(s, 'actorReminderDelete');
-    try {
-      await s.reminders!.delete(type, id, name);
-    } catch (err) {
-      throw new DaprError('actorReminderDelete', `error deleting actor reminder: ${(err as Error).message}`, { cause: err });
-    }
+    await deleteReminder(s, type, id, ex.params.name!);
     ex.sendEmpty(204);
   };
 }
@@ -256,15 +207,8 @@ function timerCreateHandler(s: ActorsService): Handler {
     checkName('timer name', name);
     if (!s.isHosted(type) || !s.host) throw new DaprError('actorTimerCreate', `error creating actor timer: actor type ${type} is not hosted by this app`);
     const b = await scheduleBody(ex);
-    const dueTime = stringField(b, 'dueTime') ?? '';
-    const period = stringField(b, 'period') ?? '';
     const ttl = stringField(b, 'ttl');
-    const callback = stringField(b, 'callback') ?? '';
-    const schedule = parseSchedule({ dueTime, period, ttl }, Date.now(), 'actorTimerCreate');
-    if (s.placement?.lookup(type, id) !== 'local') throw new DaprError('actorTimerCreate', `error creating actor timer: actor ${type}/${id} is not hosted on this sidecar`);
-    const data = field(b, 'data');
-    const fireBody = JSON.stringify({ callback, dueTime, period, ...(data !== undefined ? { data } : {}) });
-    s.host.createTimer(type, id, name, schedule, fireBody);
+    createTimer(s, type, id, name, { dueTime: stringField(b, 'dueTime') ?? '', period: stringField(b, 'period') ?? '', ...(ttl ? { ttl } : {}), callback: stringField(b, 'callback') ?? '', data: field(b, 'data') });
     ex.sendEmpty(204);
   };
 }
@@ -272,9 +216,7 @@ function timerCreateHandler(s: ActorsService): Handler {
 function timerDeleteHandler(s: ActorsService): Handler {
   return async (ex) => {
     const { type, id } = target(ex);
-    const name = ex.params.name!;
-    checkName('timer name', name);
-    s.host?.deleteTimer(type, id, name);
+    deleteTimer(s, type, id, ex.params.name!);
     ex.sendEmpty(204);
   };
 }

@@ -1,6 +1,7 @@
 // The bindings building block: output bindings through the API, input bindings started once
 // the app is reachable.
 import type { BlockFactory } from '../block.js';
+import { bindingsGrpc } from './grpc.js';
 import { InputBindings } from './inbound.js';
 import { bindingsRoutes } from './routes.js';
 import { BindingsService } from './service.js';
@@ -12,6 +13,7 @@ export const bindingsBlock: BlockFactory = (ctx) => {
   return {
     name: 'bindings',
     routes: bindingsRoutes(service, ctx.telemetry),
+    grpcServices: bindingsGrpc(service),
     onAppReady: () => inputs.start(),
     close: async () => inputs.close(),
   };

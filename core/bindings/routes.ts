@@ -18,16 +18,8 @@ export function bindingsRoutes(service: BindingsService, telemetry: Telemetry): 
     const name = ex.params.name!;
     const req = await parseRequest(ex);
     const span = telemetry.spanOf(ex.req);
-    const traceparent = span?.traceparent ?? ex.header('traceparent');
-    const tracestate = span?.tracestate ?? ex.header('tracestate');
-    if (traceparent) req.metadata.traceparent = traceparent;
-    if (tracestate) req.metadata.tracestate = tracestate;
     const baggage = ex.req.headers.baggage;
-    if (baggage !== undefined) {
-      const text = Array.isArray(baggage) ? baggage.join(',') : baggage;
-      if (!isValidBaggage(text)) throw new DaprError('malformedRequest', `invalid baggage header: ${text}`);
-      req.metadata.baggage = text;
-    }
+    addCallContext(req.metadata, span?.traceparent ?? ex.header('traceparent'), span?.tracestate ?? ex.header('tracestate'), Array.isArray(baggage) ? baggage.join(',') : baggage);
     const failedMetadata: Record<string, string> = {};
     let resp;
     try {
@@ -81,6 +73,16 @@ function setMetadataHeaders(ex: Exchange, md: Record<string, string>): void {
   for (const [k, v] of Object.entries(md)) {
     if (/[\r\n\0]/.test(v) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) continue;
     ex.res.appendHeader(`metadata.${k}`, v);
+  }
+}
+
+/** The caller's trace context and baggage go to the binding in its metadata, as Dapr sends them. */
+export function addCallContext(metadata: Record<string, string>, traceparent: string | undefined, tracestate: string | undefined, baggage: string | undefined): void {
+  if (traceparent) metadata.traceparent = traceparent;
+  if (tracestate) metadata.tracestate = tracestate;
+  if (baggage !== undefined) {
+    if (!isValidBaggage(baggage)) throw new DaprError('malformedRequest', `invalid baggage header: ${baggage}`);
+    metadata.baggage = baggage;
   }
 }
 

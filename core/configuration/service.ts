@@ -6,7 +6,7 @@ import type { Logger } from '../component.js';
 import { DaprError } from '../errors.js';
 import type { PolicyProvider } from '../policy.js';
 import { timedComponentCall, type Telemetry } from '../telemetry.js';
-import type { ConfigurationItems, ConfigurationStore, ConfigurationUpdate } from './component.js';
+import type { ConfigurationItems, ConfigurationStore, ConfigurationUpdate, ConfigurationUpdateHandler } from './component.js';
 
 export class ConfigurationService {
   constructor(
@@ -35,12 +35,17 @@ export class ConfigurationService {
     }
   }
 
-  async subscribe(name: string, keys: string[], metadata: Record<string, string>): Promise<string> {
+  /**
+   * Watches `keys`; each update goes to `deliver` (the gRPC API's stream) or, without it, to the
+   * app as POST /configuration/{store}/{key} (the HTTP API's subscriptions).
+   */
+  async subscribe(name: string, keys: string[], metadata: Record<string, string>, deliver?: ConfigurationUpdateHandler): Promise<string> {
     const store = this.store(name);
-    if (!this.app) throw new DaprError('appChannelNil', 'app channel is not initialized. cannot subscribe to configuration updates');
+    if (!deliver && !this.app) throw new DaprError('appChannelNil', 'app channel is not initialized. cannot subscribe to configuration updates');
+    const handler: ConfigurationUpdateHandler = deliver ?? ((id, items) => this.push(name, id, items));
     try {
       return await timedComponentCall(this.telemetry, 'configuration', name, 'configuration_subscribe', () =>
-        this.policies.componentOutbound(name).run(() => store.subscribe(keys, metadata, (id, items) => this.push(name, id, items))),
+        this.policies.componentOutbound(name).run(() => store.subscribe(keys, metadata, handler)),
       );
     } catch (err) {
       throw new DaprError('configurationSubscribe', `failed to subscribe ${goList(keys)} from Configuration store ${name}: ${(err as Error).message}`, { cause: err });

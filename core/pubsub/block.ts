@@ -4,6 +4,7 @@
 import type { Block, BlockContext, BlockFactory } from '../block.js';
 import type { SubscriptionHandle } from './component.js';
 import { SubscriptionDelivery } from './delivery.js';
+import { pubsubGrpc } from './grpc.js';
 import { pubsubRoutes } from './routes.js';
 import { isTopicAllowed } from './scopes.js';
 import { PubSubService } from './service.js';
@@ -27,6 +28,7 @@ export const pubsubBlock: BlockFactory = (ctx) => {
 class PubSubBlock implements Block {
   readonly name = 'pubsub';
   readonly routes;
+  readonly grpcServices;
   private readonly active: Active[] = [];
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -37,6 +39,7 @@ class PubSubBlock implements Block {
     private readonly declarative: Subscription[],
   ) {
     this.routes = pubsubRoutes(service, ctx.telemetry);
+    this.grpcServices = pubsubGrpc(service, ctx.telemetry);
   }
 
   metadata(out: Record<string, unknown>): void {

@@ -2,7 +2,7 @@
 import type { Exchange, Route } from '../http.js';
 import { DaprError } from '../errors.js';
 import { noTelemetry, type Telemetry } from '../telemetry.js';
-import type { PubSubService } from './service.js';
+import { bulkEntriesFromJson, publishRecorded, type PubSubService } from './service.js';
 import { childContext } from './trace.js';
 
 // With tracing on, the event carries the API span itself (as Dapr writes it); otherwise a child
@@ -19,21 +19,8 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
     const topic = ex.params.topic ?? '';
     service.resolve(pubsubName, topic, ex);
     const body = await ex.body();
-    const started = performance.now();
-    let ok = false;
-    try {
-      await service.publish({
-        pubsubName,
-        topic,
-        body,
-        contentType: ex.header('content-type'),
-        metadata: ex.queryMetadata(),
-        trace: trace(ex, telemetry),
-      });
-      ok = true;
-    } finally {
-      telemetry.recordPublish(pubsubName, topic, ok, performance.now() - started, telemetry.spanOf(ex.req));
-    }
+    const input = { pubsubName, topic, body, contentType: ex.header('content-type'), metadata: ex.queryMetadata(), trace: trace(ex, telemetry) };
+    await publishRecorded(service, telemetry, input, telemetry.spanOf(ex.req));
     ex.sendEmpty(204);
   };
 
@@ -50,7 +37,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
     }
     const parent = ex.header('traceparent');
     const state = ex.header('tracestate');
-    const failed = await service.bulkPublish(pubsubName, topic, body, ex.queryMetadata(), () => childContext(parent, state));
+    const failed = await service.bulkPublish(pubsubName, topic, bulkEntriesFromJson(body), ex.queryMetadata(), () => childContext(parent, state));
     if (failed.length === 0) return ex.sendEmpty(204);
     const data = { failedEntries: failed };
     ex.sendJson(500, { ...data, errorCode: 'ERR_PUBSUB_PUBLISH_MESSAGE' }, {

@@ -3,6 +3,7 @@
 import type { LoadedComponent } from '../block.js';
 import { DaprError } from '../errors.js';
 import type { CallPolicy, PolicyProvider } from '../policy.js';
+import type { Span, Telemetry } from '../telemetry.js';
 import { buildEnvelope, CLOUDEVENT_CONTENT_TYPE, isCloudEventContentType, mediaType, type TraceContext } from './cloudevent.js';
 import { TopicNotFoundError, type BulkPublishEntry, type BulkPublishFailure, type PubSub } from './component.js';
 import { isTopicAllowed, readScopes, type TopicScopes } from './scopes.js';
@@ -96,6 +97,14 @@ export interface BulkEntryInput {
   metadata: Record<string, string>;
 }
 
+/** A bulk entry ready to publish: its event as bytes. */
+export interface BulkEntry {
+  entryId: string;
+  data: Buffer;
+  contentType: string;
+  metadata: Record<string, string>;
+}
+
 export interface FailedEntry {
   entryId: string;
   error: string;
@@ -175,15 +184,17 @@ export class PubSubService {
     await entry.send(input.topic, data, contentType, input.metadata);
   }
 
-  /** Validates every entry first (400 on any), then publishes all; returns the failed ones. */
-  async bulkPublish(pubsubName: string, topic: string, body: unknown, metadata: Record<string, string>, trace: (i: number) => TraceContext): Promise<FailedEntry[]> {
+  /**
+   * Validates every entry first (400 on any), then publishes all; returns the failed ones.
+   * `entries` come from the HTTP body (bulkEntriesFromJson) or the gRPC request, ids checked.
+   */
+  async bulkPublish(pubsubName: string, topic: string, entries: readonly BulkEntry[], metadata: Record<string, string>, trace: (i: number) => TraceContext): Promise<FailedEntry[]> {
     const entry = this.resolve(pubsubName, topic);
-    const entries = decodeBulkEntries(body);
     const raw = parseRawPayload(metadata);
     this.checkScope(entry, topic);
     const prepared = entries.map((e, i): BulkPublishEntry => {
       const md = { ...metadata, ...e.metadata };
-      const bytes = entryBytes(e);
+      const bytes = e.data;
       if (raw || parseRawPayload(e.metadata)) return { entryId: e.entryId, metadata: md, data: bytes, ...(e.contentType ? { contentType: e.contentType } : {}) };
       const data = buildEnvelope({
         appId: this.appId,
@@ -217,11 +228,7 @@ export function decodeBulkEntries(body: unknown): BulkEntryInput[] {
       throw new DaprError('pubsubUnmarshalEvents', `error when unmarshaling the request: entry ${i} is not an object`);
     }
     const obj = item as Record<string, unknown>;
-    const entryId = field(obj, 'entryId');
-    if (typeof entryId !== 'string' || entryId === '' || seen.has(entryId)) {
-      throw new DaprError('pubsubMarshalEvents', `error: entryId is duplicated or not present for entry ${i}`);
-    }
-    seen.add(entryId);
+    const entryId = checkEntryId(field(obj, 'entryId'), i, seen);
     const ct = field(obj, 'contentType');
     const md = field(obj, 'metadata');
     const metadata: Record<string, string> = {};
@@ -230,6 +237,32 @@ export function decodeBulkEntries(body: unknown): BulkEntryInput[] {
     checkEntryContentType(e);
     return e;
   });
+}
+
+/** A bulk entry's id: present and unique in the request, as Dapr requires. */
+export function checkEntryId(entryId: unknown, i: number, seen: Set<string>): string {
+  if (typeof entryId !== 'string' || entryId === '' || seen.has(entryId)) {
+    throw new DaprError('pubsubMarshalEvents', `error: entryId is duplicated or not present for entry ${i}`);
+  }
+  seen.add(entryId);
+  return entryId;
+}
+
+/** The HTTP bulk body's entries with their bytes. */
+export function bulkEntriesFromJson(body: unknown): BulkEntry[] {
+  return decodeBulkEntries(body).map((e) => ({ entryId: e.entryId, data: entryBytes(e), contentType: e.contentType, metadata: e.metadata }));
+}
+
+/** One publish to the broker, recorded as dapr_component_pubsub_egress_* (and a child of `span`). */
+export async function publishRecorded(service: PubSubService, telemetry: Telemetry, input: PublishInput, span: Span | undefined): Promise<void> {
+  const started = performance.now();
+  let ok = false;
+  try {
+    await service.publish(input);
+    ok = true;
+  } finally {
+    telemetry.recordPublish(input.pubsubName, input.topic, ok, performance.now() - started, span);
+  }
 }
 
 function mismatch(e: BulkEntryInput): DaprError {
