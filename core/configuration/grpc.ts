@@ -14,6 +14,8 @@ function items(update: ConfigurationUpdate): Record<string, Msg> {
 }
 
 export function configurationGrpc(service: ConfigurationService): Record<string, GrpcMethods> {
+  // Open streams by subscription id: UnsubscribeConfiguration ends its stream, as in Dapr.
+  const streams = new Map<string, () => void>();
   const get = unary(async (req) => ({ items: items(await service.get(String(req.storeName ?? ''), (req.keys ?? []) as string[], stringMap(req.metadata))) }));
   const subscribe = (call: ServerWritableStream<Msg, Msg>): void => {
     const req = call.request;
@@ -23,7 +25,10 @@ export function configurationGrpc(service: ConfigurationService): Record<string,
     const end = (): void => {
       if (done) return;
       done = true;
-      if (id) void service.unsubscribe(store, id);
+      if (id) {
+        streams.delete(id);
+        void service.unsubscribe(store, id);
+      }
     };
     call.on('cancelled', end);
     call.on('close', end);
@@ -35,13 +40,20 @@ export function configurationGrpc(service: ConfigurationService): Record<string,
         (subId) => {
           id = subId;
           if (done) return void service.unsubscribe(store, subId);
+          streams.set(subId, () => {
+            done = true;
+            streams.delete(subId);
+            call.end();
+          });
           call.write({ id: subId, items: {} });
         },
         (err: unknown) => call.emit('error', toGrpcStatus(err)),
       );
   };
   const unsubscribe = unary(async (req) => {
-    const failure = await service.unsubscribe(String(req.storeName ?? ''), String(req.id ?? ''));
+    const id = String(req.id ?? '');
+    const failure = await service.unsubscribe(String(req.storeName ?? ''), id);
+    streams.get(id)?.();
     return failure ? { ok: false, message: failure } : { ok: true, message: '' };
   });
   return {

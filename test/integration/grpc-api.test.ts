@@ -235,6 +235,19 @@ describe('gRPC API (dapr.proto.runtime.v1.Dapr) with the official SDK', () => {
     db.close();
     const cfg = await client.configuration.get('configstore', [`color-${RUN}`]);
     expect(cfg.items[`color-${RUN}`]).toMatchObject({ value: 'blue', version: '3' });
+    // SubscribeConfiguration: a stream of updates, ended by the SDK's stop() (Unsubscribe).
+    const seen: Array<Record<string, { value: string }>> = [];
+    const sub = await client.configuration.subscribeWithKeys('configstore', [`color-${RUN}`], async (u) => void seen.push(u.items as Record<string, { value: string }>));
+    // The stream opens in the background: write new values until one arrives through it.
+    let n = 0;
+    await eventually(async () => {
+      const w = new Database(join(home, 'configuration.db'));
+      w.prepare('UPDATE configuration SET value = ?, version = ? WHERE key = ?').run(`green-${++n}`, String(n), `color-${RUN}`);
+      w.close();
+      await new Promise((r) => setTimeout(r, 300));
+      return seen.some((items) => items[`color-${RUN}`]?.value.startsWith('green-'));
+    });
+    await sub.stop();
 
     const resource = `res-${RUN}`;
     expect(await client.lock.lock('lockstore', resource, 'owner-a', 30)).toEqual({ success: true });
