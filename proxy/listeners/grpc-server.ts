@@ -34,7 +34,7 @@ let loaded: PackageDefinition | undefined;
 
 /**
  * Dapr's runtime API (dapr.proto from @dapr/dapr) and durabletask's orchestrator_service.proto
- * (from @dapr/durabletask-js), parsed once per process (about a second of CPU).
+ * (from @dapr/durabletask-js), parsed once per process, on the first connection.
  */
 function loadProtos(): PackageDefinition {
   if (loaded) return loaded;
