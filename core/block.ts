@@ -2,6 +2,7 @@
 // gives back (routes, metadata, lifecycle). proxy/blocks.ts lists them, one line each.
 import type { Configuration } from '../resources/configuration.js';
 import type { ResourceSet } from '../resources/types.js';
+import type { PlacementFactory } from './actors/placement.js';
 import type { AppCaller, PeerClient } from './app.js';
 import type { Category, Component, Logger } from './component.js';
 import type { GrpcMethods } from './grpc.js';
@@ -39,6 +40,8 @@ export interface BlockContext {
   logger: Logger;
   /** Undefined when the sidecar runs without an app port. */
   app: AppCaller | undefined;
+  /** The sidecar's one placement (actors and workflows share its membership row). */
+  placement: PlacementFactory;
 }
 
 export interface Block {

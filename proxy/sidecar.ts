@@ -34,6 +34,7 @@ import { rescueLayer } from './layers/rescue.js';
 import { OnDemandGrpcListener } from './listeners/grpc-on-demand.js';
 import { HttpListener } from './listeners/http-server.js';
 import { announcedAddress } from './naming/host-address.js';
+import { createPlacement } from './placement/index.js';
 import { removeEntry, writeEntry, type RegistryEntry } from './naming/local-registry.js';
 import type { SidecarOptions } from './options.js';
 import { Router } from './router.js';
@@ -149,6 +150,7 @@ export class Sidecar {
         })
       : undefined;
     const blocks: Block[] = [];
+    const placement = await createPlacement({ appId: options.appId, homeDir: options.homeDir, configuration, logger, ...(options.namespace ? { namespace: options.namespace } : {}) });
     for (const factory of BLOCKS) {
       blocks.push(
         await factory({
@@ -161,6 +163,7 @@ export class Sidecar {
           telemetry,
           logger,
           app: channel,
+          placement,
           ...(options.namespace ? { namespace: options.namespace } : {}),
         }),
       );

@@ -12,8 +12,13 @@ export interface ActorPeer {
 }
 
 export interface ActorPlacement {
-  /** Joins the table with the types this app hosts (none: reads the table only). */
+  /** Joins the table with the actor types this app hosts (none: reads the table only); `host('actors', types)`. */
   start(types: readonly string[]): Promise<void>;
+  /**
+   * Sets the types one part of the runtime hosts ('actors', 'workflow'): the row lists the union
+   * of all parts, and the sidecar withdraws when no part hosts anything.
+   */
+  host(part: string, types: readonly string[]): Promise<void>;
   /** The owner of (type, id): 'local', a peer, or undefined when no live host serves the type. */
   lookup(type: string, id: string): ActorPeer | 'local' | undefined;
   /** Starts following the table (a caller that hosts nothing does so on its first call). */
@@ -24,6 +29,8 @@ export interface ActorPlacement {
   onChange(fn: () => void): void;
   /** How long a caller should keep waiting for a host to appear or a dead one to drop out. */
   readonly settleMs: number;
+  /** How long after a table change a new owner waits before loading state the old owner may still write. */
+  readonly handoverMs: number;
   /** Bumps when the table changes. */
   readonly version: number;
   readonly connected: boolean;

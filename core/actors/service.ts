@@ -229,7 +229,7 @@ export class ActorsService {
   }
 }
 
-function isConnectFailure(err: unknown): boolean {
+export function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: string })?.code;
   return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET';
 }

@@ -5,6 +5,8 @@ import { DaprError } from '../errors.js';
 import type { Route } from '../http.js';
 import { openActorStateStore } from '../state/actor-state.js';
 import { WorkflowEngine } from './engine.js';
+import { workflowInternalRoutes } from './internal-routes.js';
+import { WorkflowOwners } from './owners.js';
 import { workflowRoutes } from './routes.js';
 import { InstanceStore } from './store.js';
 import { taskHubService } from './taskhub.js';
@@ -22,13 +24,21 @@ export async function workflowBlock(ctx: BlockContext): Promise<Block> {
       routes: workflowRoutes(new WorkflowEngine({ store: undefined as never, logger: ctx.logger, telemetry: ctx.telemetry })).map((r): Route => ({ ...r, handler: missing })),
     };
   }
-  const engine = new WorkflowEngine({ store: new InstanceStore(state, ctx.appId, ctx.namespace ?? 'default'), logger: ctx.logger, telemetry: ctx.telemetry });
-  // A store that cannot be read at start-up does not stop the sidecar; the instances resume at the next start.
-  await engine.recover().catch((err: Error) => ctx.logger.error(`workflow: could not load instances from the actor state store: ${err.message}`));
+  const store = new InstanceStore(state, ctx.appId, ctx.namespace ?? 'default');
+  const owners = new WorkflowOwners(store.actorType, ctx.logger);
+  const engine = new WorkflowEngine({ store, logger: ctx.logger, telemetry: ctx.telemetry, owners });
   return {
     name: 'workflow',
     routes: workflowRoutes(engine, (req) => ctx.telemetry.spanOf(req)),
+    internalRoutes: workflowInternalRoutes(engine),
     grpcServices: { [TASK_HUB_SERVICE]: taskHubService(engine, ctx.logger) },
+    // Instances are loaded once placement says which ones this sidecar runs. A store that cannot
+    // be read does not stop the sidecar; the instances resume at the next placement change or start.
+    onPeersReady: (peers) =>
+      void owners
+        .attach(ctx.placement(peers.self), peers, () => void engine.rebalance())
+        .then(() => engine.recover())
+        .catch((err: Error) => ctx.logger.error(`workflow: could not load instances from the actor state store: ${err.message}`)),
     metadata: (out) => {
       out.workflows = { connectedWorkers: engine.connectedWorkers };
     },

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../component.js';
 import type { Span, Telemetry } from '../telemetry.js';
 import { event, fromTimestamp, isTerminal, sv, toTimestamp, typeOf, type FailureDetails, type HistoryEvent, type RuntimeStatus, type StringValue, type Timestamp } from './history.js';
+import { WorkflowError } from './engine-errors.js';
+import type { WorkflowOwners } from './owners.js';
 import type { InstanceRecord, InstanceStore } from './store.js';
 
 export interface WorkItem {
@@ -20,14 +22,7 @@ export interface Worker {
   send(item: WorkItem): void;
 }
 
-export class WorkflowError extends Error {
-  constructor(
-    readonly reason: 'notFound' | 'exists' | 'invalid' | 'notHeld' | 'running',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { WorkflowError };
 
 interface OrchestratorAction {
   id: number;
@@ -75,7 +70,17 @@ export interface EngineOptions {
   store: InstanceStore;
   logger: Logger;
   telemetry: Telemetry;
+  /** Which sidecar runs each instance; absent: this one runs them all. */
+  owners?: WorkflowOwners | undefined;
 }
+
+/** What a client waits for: the first step committed, or a final status. */
+export type WaitUntil = 'start' | 'completion';
+
+/** An instance this sidecar was asked about is run by another one now. */
+export class MovedError extends Error {}
+
+const WAIT_CHUNK_MS = 20_000;
 
 export class WorkflowEngine {
   private readonly recs = new Map<string, InstanceRecord>();
@@ -86,6 +91,8 @@ export class WorkflowEngine {
   private readonly waitingActivities: Array<{ id: string; taskId: number }> = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly loading = new Map<string, Promise<InstanceRecord | undefined>>();
+  private rebalancing: Promise<void> = Promise.resolve();
   private workers: Worker[] = [];
   private readonly outstanding = new Map<Worker, number>();
   private next = 0;
@@ -94,40 +101,158 @@ export class WorkflowEngine {
   private readonly store: InstanceStore;
   private readonly logger: Logger;
   private readonly telemetry: Telemetry;
+  private readonly owners: WorkflowOwners | undefined;
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.logger = opts.logger;
     this.telemetry = opts.telemetry;
+    this.owners = opts.owners;
   }
 
   get connectedWorkers(): number {
     return this.workers.length;
   }
 
-  /** Loads every stored instance and resumes the unfinished ones. */
+  /** Loads the stored instances this sidecar runs and resumes the unfinished ones. */
   async recover(): Promise<void> {
-    const ids = await this.store.loadIndex();
-    for (const id of ids) {
-      const rec = await this.store.load(id);
-      if (rec) this.recs.set(id, rec);
-    }
     let resumed = 0;
-    for (const rec of this.recs.values()) {
-      if (isTerminal(rec.status)) continue;
-      resumed++;
-      for (const [taskId, fireAt] of Object.entries(rec.timers)) this.armTimer(rec.id, Number(taskId), fireAt);
-      for (const taskId of Object.keys(rec.activities)) this.dispatchActivity(rec.id, Number(taskId));
-      for (const e of rec.history) {
-        const created = e.subOrchestrationInstanceCreated as { instanceId: string; name: string; input?: StringValue | null } | undefined;
-        if (!created) continue;
-        const child = this.recs.get(created.instanceId);
-        if (!child) void this.startChild(rec, e.eventId, created.instanceId, created.name, created.input?.value);
-        else if (isTerminal(child.status) && !this.childReported(rec, e.eventId)) void this.reportToParent(child);
-      }
-      this.kick(rec.id);
+    for (const id of await this.store.loadIndex()) {
+      if (!this.isLocal(id) || this.recs.has(id)) continue;
+      const rec = await this.ensure(id);
+      if (rec && !isTerminal(rec.status)) resumed++;
     }
     if (resumed > 0) this.logger.info(`workflow: resumed ${resumed} unfinished instance(s) from the state store`);
+  }
+
+  /**
+   * After a placement change: lets go of the instances another sidecar owns now, then (once
+   * their old owners have let go) loads the ones this sidecar owns now and resumes them.
+   */
+  rebalance(): Promise<void> {
+    const owners = this.owners;
+    if (!owners) return Promise.resolve();
+    this.rebalancing = this.rebalancing.then(async () => {
+      let moved = 0;
+      for (const id of [...this.recs.keys()]) {
+        const o = owners.ownerOf(id);
+        if (o === 'local' || o === 'none') continue;
+        await this.locked(id, async () => this.letGo(id));
+        moved++;
+      }
+      const delay = owners.adoptDelayMs;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      let adopted = 0;
+      for (const id of await this.store.loadIndex()) {
+        if (this.closed || owners.ownerOf(id) !== 'local' || this.recs.has(id)) continue;
+        const rec = await this.ensure(id);
+        if (rec && !isTerminal(rec.status)) adopted++;
+      }
+      if (moved + adopted > 0) this.logger.info(`workflow: placement changed: ${moved} instance(s) moved to other sidecars, ${adopted} unfinished instance(s) taken over`);
+    }).catch((err: Error) => this.logger.warn(`workflow: taking over instances failed: ${err.message}`));
+    return this.rebalancing;
+  }
+
+  private isLocal(id: string): boolean {
+    return this.owners ? this.owners.isLocal(id) : true;
+  }
+
+  /** Runs an operation on the instance's owner: here, or forwarded to its sidecar. */
+  private route<T>(id: string, op: string, args: object, local: () => Promise<T>): Promise<T> {
+    return this.owners ? this.owners.run(id, op, args, local) : local();
+  }
+
+  /** A peer forwarded an operation: runs it if this sidecar owns the instance. */
+  async serve(op: string, a: Record<string, any>): Promise<unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const id = String(a.id ?? '');
+    if (!this.isLocal(id)) throw new MovedError(`workflow instance ${id} is not run by this sidecar`);
+    switch (op) {
+      case 'start':
+        return this.startHere(a.name, id, a.input, a.startAt, a.parent, a.traceparent);
+      case 'get':
+        return (await this.ensure(id)) ?? null;
+      case 'wait':
+        return this.waitHere(id, a.until, AbortSignal.timeout(Math.min(Number(a.ms) || WAIT_CHUNK_MS, WAIT_CHUNK_MS)));
+      case 'raise':
+        return this.raiseHere(id, a.name, a.input);
+      case 'terminate':
+        return this.terminateHere(id, a.output);
+      case 'suspend':
+        return this.suspendHere(id);
+      case 'resume':
+        return this.resumeHere(id);
+      case 'purge':
+        return this.purgeHere(id);
+      case 'deliver':
+        return this.deliverHere(id, a.event, a.childTaskId ?? undefined);
+      default:
+        throw new WorkflowError('invalid', `unknown workflow operation ${op}`);
+    }
+  }
+
+  /** The instance, loaded from the store (and resumed) the first time this sidecar needs it. */
+  private ensure(id: string): Promise<InstanceRecord | undefined> {
+    const rec = this.recs.get(id);
+    if (rec) return Promise.resolve(rec);
+    let p = this.loading.get(id);
+    if (!p) {
+      p = this.adopt(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, p);
+    }
+    return p;
+  }
+
+  private async adopt(id: string): Promise<InstanceRecord | undefined> {
+    const delay = this.owners?.adoptDelayMs ?? 0;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const rec = await this.store.load(id);
+    if (!rec || this.recs.has(id) || this.closed) return this.recs.get(id) ?? rec;
+    this.recs.set(id, rec);
+    this.resumeRecord(rec);
+    return rec;
+  }
+
+  /** Redoes the side effects a stored unfinished record shows as pending. */
+  private resumeRecord(rec: InstanceRecord): void {
+    if (isTerminal(rec.status)) return;
+    for (const [taskId, fireAt] of Object.entries(rec.timers)) this.armTimer(rec.id, Number(taskId), fireAt);
+    for (const taskId of Object.keys(rec.activities)) this.dispatchActivity(rec.id, Number(taskId));
+    for (const e of rec.history) {
+      const created = e.subOrchestrationInstanceCreated as { instanceId: string; name: string; input?: StringValue | null } | undefined;
+      if (!created) continue;
+      const taskId = e.eventId;
+      if (this.childReported(rec, taskId)) continue;
+      void this.get(created.instanceId)
+        .then((child) => {
+          if (!child) return this.startChild(rec, taskId, created.instanceId, created.name, created.input?.value);
+          if (isTerminal(child.status)) return this.reportToParent(child);
+          return undefined;
+        })
+        .catch((err: Error) => this.logger.warn(`workflow ${rec.id}: child ${created.instanceId}: ${err.message}`));
+    }
+    this.kick(rec.id);
+  }
+
+  /** Another sidecar runs the instance now: forget it here, work handed out for it included. */
+  private letGo(id: string): void {
+    const rec = this.recs.get(id);
+    if (!rec) return;
+    this.clearTimers(rec);
+    for (const t of Object.keys(rec.activities)) {
+      const h = this.activityHolders.get(`${id}#${t}`);
+      h?.span.end();
+      this.dropActivity(`${id}#${t}`);
+    }
+    for (let i = this.waitingActivities.length - 1; i >= 0; i--) if (this.waitingActivities[i]!.id === id) this.waitingActivities.splice(i, 1);
+    this.waitingOrchestrations.delete(id);
+    const f = this.inflight.get(id);
+    if (f) {
+      f.span.end();
+      this.release(f.worker);
+    }
+    this.inflight.delete(id);
+    this.recs.delete(id);
+    this.notify(id);
   }
 
   // ---- workers ----
@@ -135,6 +260,7 @@ export class WorkflowEngine {
   addWorker(w: Worker): void {
     this.workers.push(w);
     this.outstanding.set(w, 0);
+    this.owners?.setHosting(true);
     this.pump();
   }
 
@@ -173,6 +299,7 @@ export class WorkflowEngine {
   removeWorker(w: Worker): void {
     this.workers = this.workers.filter((x) => x !== w);
     this.outstanding.delete(w);
+    if (this.workers.length === 0) this.owners?.setHosting(false);
     for (const [id, f] of [...this.inflight]) {
       if (f.worker !== w) continue;
       this.inflight.delete(id);
@@ -203,15 +330,24 @@ export class WorkflowEngine {
 
   // ---- client operations ----
 
-  get(id: string): InstanceRecord | undefined {
-    return this.recs.get(id);
+  /** The instance as its owner has it, or undefined. */
+  async get(id: string): Promise<InstanceRecord | undefined> {
+    return (await this.route(id, 'get', { id }, () => this.ensure(id))) ?? undefined;
   }
 
-  list(): IterableIterator<InstanceRecord> {
-    return this.recs.values();
+  /** Every stored instance (for queries and purges by filter): fresh here, as last stored elsewhere. */
+  async list(): Promise<InstanceRecord[]> {
+    const ids = await this.store.loadIndex();
+    const out = await Promise.all(ids.map((id) => this.recs.get(id) ?? this.store.load(id)));
+    return out.filter((r): r is InstanceRecord => r !== undefined);
   }
 
-  async start(name: string, id: string, input: string | undefined, startAt?: number, parent?: InstanceRecord['parent'], traceparent?: string): Promise<string> {
+  start(name: string, id: string, input: string | undefined, startAt?: number, parent?: InstanceRecord['parent'], traceparent?: string): Promise<string> {
+    return this.route(id, 'start', { name, id, input, startAt, parent, traceparent }, () => this.startHere(name, id, input, startAt, parent, traceparent));
+  }
+
+  private async startHere(name: string, id: string, input: string | undefined, startAt?: number, parent?: InstanceRecord['parent'], traceparent?: string): Promise<string> {
+    await this.ensure(id);
     return this.locked(id, async () => {
       const old = this.recs.get(id);
       if (old && !isTerminal(old.status)) throw new WorkflowError('exists', `an active workflow with ID '${id}' already exists`);
@@ -253,7 +389,12 @@ export class WorkflowEngine {
     });
   }
 
-  async raiseEvent(id: string, name: string, input: string | undefined): Promise<void> {
+  raiseEvent(id: string, name: string, input: string | undefined): Promise<void> {
+    return this.route(id, 'raise', { id, name, input }, () => this.raiseHere(id, name, input));
+  }
+
+  private async raiseHere(id: string, name: string, input: string | undefined): Promise<void> {
+    await this.ensure(id);
     await this.locked(id, async () => {
       const rec = this.must(id);
       if (isTerminal(rec.status)) return;
@@ -263,7 +404,12 @@ export class WorkflowEngine {
     this.kick(id);
   }
 
-  async terminate(id: string, output: string | undefined): Promise<void> {
+  terminate(id: string, output: string | undefined): Promise<void> {
+    return this.route(id, 'terminate', { id, output }, () => this.terminateHere(id, output));
+  }
+
+  private async terminateHere(id: string, output: string | undefined): Promise<void> {
+    await this.ensure(id);
     const rec = this.must(id);
     await this.locked(id, async () => {
       if (isTerminal(rec.status)) return;
@@ -285,11 +431,20 @@ export class WorkflowEngine {
     });
     this.notify(id);
     // Recursive, as Dapr terminates the children of a terminated workflow.
-    for (const child of rec.children) if (this.recs.has(child)) await this.terminate(child, output);
+    for (const child of rec.children) {
+      await this.terminate(child, output).catch((err: Error) => {
+        if (!(err instanceof WorkflowError && err.reason === 'notFound')) this.logger.warn(`workflow ${id}: terminating child ${child}: ${err.message}`);
+      });
+    }
     void this.reportToParent(rec);
   }
 
-  async suspend(id: string): Promise<void> {
+  suspend(id: string): Promise<void> {
+    return this.route(id, 'suspend', { id }, () => this.suspendHere(id));
+  }
+
+  private async suspendHere(id: string): Promise<void> {
+    await this.ensure(id);
     await this.locked(id, async () => {
       const rec = this.must(id);
       if (rec.status !== 'RUNNING' && rec.status !== 'PENDING') return;
@@ -299,7 +454,12 @@ export class WorkflowEngine {
     this.notify(id);
   }
 
-  async resume(id: string): Promise<void> {
+  resume(id: string): Promise<void> {
+    return this.route(id, 'resume', { id }, () => this.resumeHere(id));
+  }
+
+  private async resumeHere(id: string): Promise<void> {
+    await this.ensure(id);
     await this.locked(id, async () => {
       const rec = this.must(id);
       if (rec.status !== 'SUSPENDED') return;
@@ -311,11 +471,19 @@ export class WorkflowEngine {
   }
 
   /** Deletes a finished instance and, recursively, its children. Returns how many were deleted. */
-  async purge(id: string): Promise<number> {
+  purge(id: string): Promise<number> {
+    return this.route(id, 'purge', { id }, () => this.purgeHere(id));
+  }
+
+  private async purgeHere(id: string): Promise<number> {
+    await this.ensure(id);
     const rec = this.must(id);
     if (!isTerminal(rec.status)) throw new WorkflowError('running', `workflow '${id}' is still running and cannot be purged`);
     let n = 0;
-    for (const child of rec.children) if (this.recs.get(child) && isTerminal(this.recs.get(child)!.status)) n += await this.purge(child);
+    for (const child of rec.children) {
+      const c = await this.get(child);
+      if (c && isTerminal(c.status)) n += await this.purge(child);
+    }
     await this.locked(id, async () => {
       await this.store.remove(id);
       this.forget(id);
@@ -323,26 +491,36 @@ export class WorkflowEngine {
     return n + 1;
   }
 
-  /** Resolves when `pred` holds for the instance (or it is gone), or when `signal` aborts. */
-  waitFor(id: string, pred: (r: InstanceRecord) => boolean, signal: AbortSignal): Promise<InstanceRecord | undefined> {
+  /** Resolves when the instance started or finished (or is gone), or when `signal` aborts (then with its state now). */
+  async waitFor(id: string, until: WaitUntil, signal: AbortSignal): Promise<InstanceRecord | undefined> {
+    for (;;) {
+      const r = await this.route(id, 'wait', { id, until, ms: WAIT_CHUNK_MS }, () => this.waitHere(id, until, signal));
+      if (r.done) return r.rec ?? undefined;
+      if (signal.aborted || this.closed) return this.get(id);
+    }
+  }
+
+  /** Waits here; `done: false` when the instance moved to another sidecar or `signal` aborted. */
+  private async waitHere(id: string, until: WaitUntil, signal: AbortSignal): Promise<{ done: boolean; rec?: InstanceRecord | null }> {
+    await this.ensure(id);
+    const pred = until === 'start' ? (r: InstanceRecord) => r.status !== 'PENDING' : (r: InstanceRecord) => isTerminal(r.status);
     return new Promise((resolve) => {
-      const check = (): boolean => {
-        const r = this.recs.get(id);
-        if (!r || pred(r)) {
-          done(r);
-          return true;
-        }
-        return false;
-      };
       const set = this.waiters.get(id) ?? new Set<() => void>();
-      const listener = (): void => void check();
-      const done = (r: InstanceRecord | undefined): void => {
+      const done = (v: { done: boolean; rec?: InstanceRecord | null }): void => {
         set.delete(listener);
         signal.removeEventListener('abort', onAbort);
-        resolve(r);
+        resolve(v);
       };
-      const onAbort = (): void => done(this.recs.get(id));
+      const check = (): boolean => {
+        const r = this.recs.get(id);
+        if (r && !pred(r)) return false;
+        done(r || this.isLocal(id) ? { done: true, rec: r ?? null } : { done: false });
+        return true;
+      };
+      const listener = (): void => void check();
+      const onAbort = (): void => done({ done: false });
       if (check()) return;
+      if (signal.aborted) return onAbort();
       set.add(listener);
       this.waiters.set(id, set);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -614,7 +792,12 @@ export class WorkflowEngine {
     await this.deliver(p.instanceId, e, p.taskId);
   }
 
-  private async deliver(id: string, e: HistoryEvent, childTaskId?: number): Promise<void> {
+  private deliver(id: string, e: HistoryEvent, childTaskId?: number): Promise<void> {
+    return this.route(id, 'deliver', { id, event: e, childTaskId: childTaskId ?? null }, () => this.deliverHere(id, e, childTaskId));
+  }
+
+  private async deliverHere(id: string, e: HistoryEvent, childTaskId?: number): Promise<void> {
+    await this.ensure(id);
     await this.locked(id, async () => {
       const rec = this.recs.get(id);
       if (!rec || isTerminal(rec.status)) return;

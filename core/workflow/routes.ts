@@ -73,7 +73,7 @@ export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => 
   };
   const get: Handler = async (ex) => {
     const id = instanceOf(ex);
-    const rec = engine.get(id);
+    const rec = await engine.get(id);
     if (!rec) throw new DaprError('workflowInstanceNotFound', `unable to get workflow instance '${id}': no such instance exists`);
     ex.sendJson(200, workflowResponse(rec));
   };

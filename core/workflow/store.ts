@@ -1,8 +1,9 @@
 // Where workflow instances live: one JSON record per instance in the actor state store, under
 // the internal actor type `dapr.internal.<namespace>.<appId>.workflow` and the instance id as
 // actor id (as Dapr keeps workflow state on internal actors), plus one index of instance ids so
-// a restarted sidecar finds the instances it must resume.
+// a restarted sidecar (or the sidecar that takes an instance over) finds the instances it must resume.
 import type { ActorStateStore } from '../state/actor-state.js';
+import { ETagError } from '../state/component.js';
 import type { FailureDetails, HistoryEvent, RuntimeStatus } from './history.js';
 
 export interface InstanceRecord {
@@ -35,12 +36,16 @@ export interface InstanceRecord {
 const INDEX_ID = 'index';
 const INDEX_KEY = 'instances';
 
+function text(data: string | Uint8Array): string {
+  return typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+}
+
 export class InstanceStore {
   readonly actorType: string;
   private readonly indexType: string;
-  private readonly ids = new Set<string>();
+  /** Index changes not yet written: id -> true (add) or false (remove). */
+  private readonly pending = new Map<string, boolean>();
   private flushing: Promise<void> | undefined;
-  private dirty = false;
 
   constructor(
     private readonly state: ActorStateStore,
@@ -51,17 +56,19 @@ export class InstanceStore {
     this.indexType = `${this.actorType}.index`;
   }
 
+  /** The instance ids as stored now (sidecars of one app id share the index). */
   async loadIndex(): Promise<string[]> {
+    return (await this.readIndex()).ids;
+  }
+
+  private async readIndex(): Promise<{ ids: string[]; etag: string | undefined }> {
     const got = await this.state.get(this.indexType, INDEX_ID, INDEX_KEY);
-    const list = got ? (JSON.parse(typeof got.data === 'string' ? got.data : Buffer.from(got.data).toString('utf8')) as string[]) : [];
-    for (const id of list) this.ids.add(id);
-    return list;
+    return got ? { ids: JSON.parse(text(got.data)) as string[], etag: got.etag } : { ids: [], etag: undefined };
   }
 
   async load(id: string): Promise<InstanceRecord | undefined> {
     const got = await this.state.get(this.actorType, id, 'state');
-    if (!got) return undefined;
-    return JSON.parse(typeof got.data === 'string' ? got.data : Buffer.from(got.data).toString('utf8')) as InstanceRecord;
+    return got ? (JSON.parse(text(got.data)) as InstanceRecord) : undefined;
   }
 
   save(rec: InstanceRecord): Promise<void> {
@@ -70,31 +77,50 @@ export class InstanceStore {
 
   async remove(id: string): Promise<void> {
     await this.state.transact(this.actorType, id, [{ operation: 'delete', key: 'state' }]);
-    if (this.ids.delete(id)) await this.flushIndex();
+    this.pending.set(id, false);
+    await this.flushIndex();
   }
 
   /** Resolves once the index that lists `id` is stored. */
   async track(id: string): Promise<void> {
-    if (this.ids.has(id)) return;
-    this.ids.add(id);
+    this.pending.set(id, true);
     await this.flushIndex();
   }
 
-  // Writes of the one index key are coalesced: many starts at once share a write.
+  // Writes of the one index key are coalesced (many starts at once share a write) and made with
+  // the ETag of the index just read, so two sidecars writing at once do not lose each other's ids.
   private async flushIndex(): Promise<void> {
-    this.dirty = true;
-    while (this.dirty) {
+    while (this.pending.size > 0) {
       if (this.flushing) {
         await this.flushing;
         continue;
       }
-      this.dirty = false;
-      const value = JSON.stringify([...this.ids]);
-      this.flushing = this.state.transact(this.indexType, INDEX_ID, [{ operation: 'upsert', key: INDEX_KEY, value }]);
+      const batch = new Map(this.pending);
+      this.pending.clear();
+      this.flushing = this.writeIndex(batch);
       try {
         await this.flushing;
+      } catch (err) {
+        for (const [id, add] of batch) if (!this.pending.has(id)) this.pending.set(id, add);
+        throw err;
       } finally {
         this.flushing = undefined;
+      }
+    }
+  }
+
+  private async writeIndex(batch: ReadonlyMap<string, boolean>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { ids, etag } = await this.readIndex();
+      const set = new Set(ids);
+      for (const [id, add] of batch) if (add) set.add(id);
+      else set.delete(id);
+      try {
+        await this.state.transact(this.indexType, INDEX_ID, [{ operation: 'upsert', key: INDEX_KEY, value: JSON.stringify([...set]), ...(etag ? { etag } : {}) }]);
+        return;
+      } catch (err) {
+        if (!(err instanceof ETagError) || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
       }
     }
   }

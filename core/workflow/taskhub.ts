@@ -88,15 +88,15 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
       await engine.start(req.name as string, id, req.input?.value, fromTimestamp(req.scheduledStartTimestamp), undefined, tp === undefined ? undefined : String(tp));
       return { instanceId: id };
     }),
-    GetInstance: unary(async (req) => instanceResponse(engine.get(grpcId(req.instanceId)), req.getInputsAndOutputs === true)),
+    GetInstance: unary(async (req) => instanceResponse(await engine.get(grpcId(req.instanceId)), req.getInputsAndOutputs === true)),
     WaitForInstanceStart: unary(async (req, call) => {
       const id = grpcId(req.instanceId);
-      const rec = await engine.waitFor(id, (r) => r.status !== 'PENDING', abortOn(call));
+      const rec = await engine.waitFor(id, 'start', abortOn(call));
       return instanceResponse(rec, req.getInputsAndOutputs === true);
     }),
     WaitForInstanceCompletion: unary(async (req, call) => {
       const id = grpcId(req.instanceId);
-      const rec = await engine.waitFor(id, (r) => isTerminal(r.status), abortOn(call));
+      const rec = await engine.waitFor(id, 'completion', abortOn(call));
       return instanceResponse(rec, req.getInputsAndOutputs === true);
     }),
     RaiseEvent: unary(async (req) => {
@@ -118,7 +118,7 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
     }),
     PurgeInstances: unary(async (req) => {
       if (req.instanceId) {
-        if (!engine.get(req.instanceId as string)) return { deletedInstanceCount: 0 };
+        if (!(await engine.get(req.instanceId as string))) return { deletedInstanceCount: 0 };
         return { deletedInstanceCount: await engine.purge(req.instanceId as string) };
       }
       const f = req.purgeInstanceFilter as Req | undefined;
@@ -127,7 +127,7 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
       const to = fromTimestamp(f.createdTimeTo) ?? Infinity;
       const statuses = new Set(((f.runtimeStatus ?? []) as number[]).map((n) => STATUS_BY_NUMBER[n]));
       let n = 0;
-      for (const r of [...engine.list()]) {
+      for (const r of await engine.list()) {
         if (r.parent || r.createdAt < from || r.createdAt > to || !isTerminal(r.status)) continue;
         if (statuses.size > 0 && !statuses.has(r.status)) continue;
         n += await engine.purge(r.id);
@@ -140,7 +140,7 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
       const to = fromTimestamp(q.createdTimeTo) ?? Infinity;
       const statuses = new Set(((q.runtimeStatus ?? []) as number[]).map((n) => STATUS_BY_NUMBER[n]));
       const prefix = (q.instanceIdPrefix?.value as string | undefined) ?? '';
-      const all = [...engine.list()].filter((r) => r.createdAt >= from && r.createdAt <= to && r.id.startsWith(prefix) && (statuses.size === 0 || statuses.has(r.status))).sort((a, b) => (a.id < b.id ? -1 : 1));
+      const all = (await engine.list()).filter((r) => r.createdAt >= from && r.createdAt <= to && r.id.startsWith(prefix) && (statuses.size === 0 || statuses.has(r.status))).sort((a, b) => (a.id < b.id ? -1 : 1));
       const start = q.continuationToken?.value ? Number(q.continuationToken.value) : 0;
       const max = (q.maxInstanceCount as number) > 0 ? (q.maxInstanceCount as number) : 100;
       const page = all.slice(start, start + max);

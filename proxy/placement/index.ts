@@ -1,8 +1,10 @@
-// The actors block as the sidecar mounts it: core/actors with placement over the membership
-// store that Configuration `spec.nameResolution` selects (redis or postgresql: the same
-// server, with the resolver's `leaseTTL`; anything else: the local registry under BULWARK_HOME).
+// Placement as the sidecar builds it: one membership row per sidecar, shared by the actors block
+// (actor types) and the workflow block (its internal workflow actor type), over the store that
+// Configuration `spec.nameResolution` selects (redis or postgresql: the same server, with the
+// resolver's `leaseTTL`; anything else: the local registry under BULWARK_HOME).
+import type { ActorPlacement, PlacementFactory } from '../../core/actors/placement.js';
 import { createActorsBlock } from '../../core/actors/block.js';
-import type { BlockFactory } from '../../core/block.js';
+import type { BlockContext, BlockFactory } from '../../core/block.js';
 import { isObject } from '../../resources/decode.js';
 import { parseGoDuration } from '../../resources/duration.js';
 import { configValue } from '../naming/resolver.js';
@@ -10,7 +12,8 @@ import { LocalMembership } from './local-membership.js';
 import type { MembershipStore } from './membership.js';
 import { Placement } from './placement.js';
 
-export const actorsBlock: BlockFactory = async (ctx) => {
+/** The sidecar's one placement: every caller of the factory gets the same instance. */
+export async function createPlacement(ctx: Pick<BlockContext, 'configuration' | 'namespace' | 'logger' | 'homeDir' | 'appId'>): Promise<PlacementFactory> {
   const nr = ctx.configuration.nameResolution;
   const kind = typeof nr.component === 'string' ? nr.component.toLowerCase() : 'local';
   const config = isObject(nr.configuration) ? (nr.configuration as Record<string, unknown>) : {};
@@ -26,5 +29,8 @@ export const actorsBlock: BlockFactory = async (ctx) => {
         ? (await import('./postgres-membership.js')).PostgresMembership
         : undefined;
   const store = (): MembershipStore => (Shared ? new Shared(config, namespace, leaseMs, onError) : new LocalMembership(ctx.homeDir, namespace));
-  return createActorsBlock(ctx, (self) => new Placement(store, self, ctx.appId, namespace, ctx.logger));
-};
+  let placement: ActorPlacement | undefined;
+  return (self) => (placement ??= new Placement(store, self, ctx.appId, namespace, ctx.logger));
+}
+
+export const actorsBlock: BlockFactory = (ctx) => createActorsBlock(ctx, ctx.placement);

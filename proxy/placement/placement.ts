@@ -15,6 +15,7 @@ export class Placement implements ActorPlacement {
   connected = false;
   private self: Member;
   private joined = false;
+  private renewing = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly listeners: Array<() => void> = [];
   private refreshing: Promise<void> | undefined;
@@ -22,6 +23,9 @@ export class Placement implements ActorPlacement {
 
   private storeInstance: MembershipStore | undefined;
   private watching: Promise<void> | undefined;
+  private readonly parts = new Map<string, readonly string[]>();
+  /** Joins and withdrawals one after the other: two parts may change their types at once. */
+  private hosting: Promise<void> = Promise.resolve();
 
   constructor(
     /** Built on first use: a sidecar whose app hosts no actors and calls none never connects. */
@@ -44,13 +48,34 @@ export class Placement implements ActorPlacement {
     return this.store.leaseMs + 3 * this.store.refreshMs + 3_000;
   }
 
-  /** Joins with `types`; called again (the app's config changed) it updates or withdraws the row. */
-  async start(types: readonly string[]): Promise<void> {
-    this.self = { ...this.self, types: [...types] };
+  // Every live host re-reads the table within refreshMs and lets go of what moved away.
+  get handoverMs(): number {
+    return 2 * this.store.refreshMs + 250;
+  }
+
+  start(types: readonly string[]): Promise<void> {
+    return this.host('actors', types);
+  }
+
+  host(part: string, types: readonly string[]): Promise<void> {
+    this.parts.set(part, [...types]);
+    const run = this.hosting.then(() => this.apply());
+    this.hosting = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Joins with the union of the parts' types; called again it updates or withdraws the row. */
+  private async apply(): Promise<void> {
+    const types = [...new Set([...this.parts.values()].flat())];
+    if (this.joined && types.join(',') === this.self.types.join(',')) return;
+    this.self = { ...this.self, types };
     if (types.length > 0) {
       await this.store.announce(this.self);
       this.logger.info(`actors: joined placement (${this.store.name}) as ${this.self.id} hosting ${types.join(', ')}`);
-      if (!this.joined && this.store.leaseMs > 0) this.every(Math.max(100, Math.floor(this.store.leaseMs / 3)), () => (this.joined ? this.store.announce(this.self) : Promise.resolve()));
+      if (!this.renewing && this.store.leaseMs > 0) {
+        this.renewing = true;
+        this.every(Math.max(100, Math.floor(this.store.leaseMs / 3)), () => (this.joined ? this.store.announce(this.self) : Promise.resolve()));
+      }
       const first = !this.joined;
       this.joined = true;
       await this.watch();
