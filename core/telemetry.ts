@@ -53,9 +53,25 @@ export interface ActorMetrics {
   rebalanced(actorType: string): void;
 }
 
+/** The client operations Dapr counts in dapr_runtime_workflow_operation_*. */
+export type WorkflowOperation = 'create_workflow' | 'get_workflow' | 'add_event' | 'purge_workflow';
+export type WorkflowExecutionStatus = 'success' | 'failed' | 'terminated' | 'recoverable';
+
+/** Dapr's `dapr_runtime_workflow_*` metrics; labelled by workflow or activity name, never by instance id. */
+export interface WorkflowMetrics {
+  operation(op: WorkflowOperation, success: boolean, elapsedMs: number): void;
+  /** A workflow ended (success, failed, terminated) or a step of it failed and will be retried (recoverable). */
+  execution(workflowName: string, status: WorkflowExecutionStatus, elapsedMs?: number): void;
+  /** From the start request (or its scheduled start time) to the first step run. */
+  scheduling(workflowName: string, elapsedMs: number): void;
+  activity(activityName: string, status: Exclude<WorkflowExecutionStatus, 'terminated'>, elapsedMs: number): void;
+}
+
 export interface Telemetry {
   /** Actor metrics, when metrics are on (an implementation without them leaves this undefined). */
   readonly actors?: ActorMetrics | undefined;
+  /** Workflow metrics, when metrics are on. */
+  readonly workflows?: WorkflowMetrics | undefined;
   /** Starts a span as a child of `parent` (or a new root). Always end() it. */
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span;
   /** The API span of the request `req` belongs to (the trace layer's), if tracing is on. */

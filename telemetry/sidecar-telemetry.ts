@@ -16,6 +16,7 @@ import {
 import { DaprActorMetrics } from './metrics/actor-metrics.js';
 import { DaprMetrics } from './metrics/dapr-metrics.js';
 import { DaprSecurityMetrics } from './metrics/security-metrics.js';
+import { DaprWorkflowMetrics } from './metrics/workflow-metrics.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
 import { PropagatingTracer } from './tracing/propagating-tracer.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
@@ -50,6 +51,8 @@ export class SidecarTelemetry implements Telemetry {
   readonly actors: DaprActorMetrics | undefined;
   /** dapr_runtime_mtls_* and dapr_runtime_acl_*, undefined when metrics are off. */
   readonly security: DaprSecurityMetrics | undefined;
+  /** dapr_runtime_workflow_*, undefined when metrics are off. */
+  readonly workflows: DaprWorkflowMetrics | undefined;
   private readonly spans = new WeakMap<object, Span>();
 
   static async create(o: SidecarTelemetryOptions): Promise<SidecarTelemetry> {
@@ -76,6 +79,7 @@ export class SidecarTelemetry implements Telemetry {
       this.metrics = new DaprMetrics(this.registry, this.metricSettings, o.namespace);
       this.actors = new DaprActorMetrics(this.registry);
       this.security = new DaprSecurityMetrics(this.registry);
+      this.workflows = new DaprWorkflowMetrics(this.registry, this.metricSettings.latencyBuckets, o.namespace ?? '');
       if (this.metricSettings.increasedCardinality && this.metricSettings.pathMatching.length === 0) {
         diag.info('metric.http.increasedCardinality is on (the default): HTTP metric paths keep ids, up to a bound; set pathMatching or turn it off to group them');
       }
@@ -83,6 +87,7 @@ export class SidecarTelemetry implements Telemetry {
       this.metrics = undefined;
       this.actors = undefined;
       this.security = undefined;
+      this.workflows = undefined;
     }
   }
 

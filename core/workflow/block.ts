@@ -7,6 +7,7 @@ import { openActorStateStore } from '../state/actor-state.js';
 import { WorkflowEngine } from './engine.js';
 import { workflowInternalRoutes } from './internal-routes.js';
 import { WorkflowOwners } from './owners.js';
+import { retentionPolicy } from './retention.js';
 import { workflowRoutes } from './routes.js';
 import { InstanceStore } from './store.js';
 import { taskHubService } from './taskhub.js';
@@ -26,7 +27,7 @@ export async function workflowBlock(ctx: BlockContext): Promise<Block> {
   }
   const store = new InstanceStore(state, ctx.appId, ctx.namespace ?? 'default');
   const owners = new WorkflowOwners(store.actorType, ctx.logger);
-  const engine = new WorkflowEngine({ store, logger: ctx.logger, telemetry: ctx.telemetry, owners });
+  const engine = new WorkflowEngine({ store, logger: ctx.logger, telemetry: ctx.telemetry, owners, retention: retentionPolicy(ctx.configuration.workflow) });
   return {
     name: 'workflow',
     routes: workflowRoutes(engine, (req) => ctx.telemetry.spanOf(req)),

@@ -5,10 +5,11 @@
 // least once, timers fire after a restart, children are started or reported again.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../component.js';
-import type { Span, Telemetry } from '../telemetry.js';
+import type { Span, Telemetry, WorkflowOperation } from '../telemetry.js';
 import { event, fromTimestamp, isTerminal, sv, toTimestamp, typeOf, type FailureDetails, type HistoryEvent, type RuntimeStatus, type StringValue, type Timestamp } from './history.js';
 import { WorkflowError } from './engine-errors.js';
 import type { WorkflowOwners } from './owners.js';
+import type { RetentionPolicy } from './retention.js';
 import type { InstanceRecord, InstanceStore } from './store.js';
 
 export interface WorkItem {
@@ -58,6 +59,7 @@ interface InFlight {
   /** How many inbox events newEvents carries. */
   count: number;
   span: Span;
+  sentAt: number;
 }
 
 const NOT_REGISTERED_RETRY_MS = 5_000;
@@ -72,6 +74,8 @@ export interface EngineOptions {
   telemetry: Telemetry;
   /** Which sidecar runs each instance; absent: this one runs them all. */
   owners?: WorkflowOwners | undefined;
+  /** Configuration spec.workflow.stateRetentionPolicy; absent: finished instances stay until purged. */
+  retention?: RetentionPolicy | undefined;
 }
 
 /** What a client waits for: the first step committed, or a final status. */
@@ -86,10 +90,11 @@ export class WorkflowEngine {
   private readonly recs = new Map<string, InstanceRecord>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly inflight = new Map<string, InFlight>();
-  private readonly activityHolders = new Map<string, { worker: Worker; span: Span }>();
+  private readonly activityHolders = new Map<string, { worker: Worker; span: Span; name: string; sentAt: number }>();
   private readonly waitingOrchestrations = new Set<string>();
   private readonly waitingActivities: Array<{ id: string; taskId: number }> = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly purgeTimers = new Map<string, NodeJS.Timeout>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly loading = new Map<string, Promise<InstanceRecord | undefined>>();
   private rebalancing: Promise<void> = Promise.resolve();
@@ -102,12 +107,29 @@ export class WorkflowEngine {
   private readonly logger: Logger;
   private readonly telemetry: Telemetry;
   private readonly owners: WorkflowOwners | undefined;
+  private readonly retention: RetentionPolicy | undefined;
 
   constructor(opts: EngineOptions) {
+    this.retention = opts.retention;
     this.store = opts.store;
     this.logger = opts.logger;
     this.telemetry = opts.telemetry;
     this.owners = opts.owners;
+  }
+
+  /** Runs a client operation, counted in dapr_runtime_workflow_operation_*. */
+  async measured<T>(op: WorkflowOperation, fn: () => Promise<T>): Promise<T> {
+    const m = this.telemetry.workflows;
+    if (!m) return fn();
+    const started = performance.now();
+    let ok = false;
+    try {
+      const v = await fn();
+      ok = true;
+      return v;
+    } finally {
+      m.operation(op, ok, performance.now() - started);
+    }
   }
 
   get connectedWorkers(): number {
@@ -214,7 +236,7 @@ export class WorkflowEngine {
 
   /** Redoes the side effects a stored unfinished record shows as pending. */
   private resumeRecord(rec: InstanceRecord): void {
-    if (isTerminal(rec.status)) return;
+    if (isTerminal(rec.status)) return this.armPurge(rec);
     for (const [taskId, fireAt] of Object.entries(rec.timers)) this.armTimer(rec.id, Number(taskId), fireAt);
     for (const taskId of Object.keys(rec.activities)) this.dispatchActivity(rec.id, Number(taskId));
     for (const e of rec.history) {
@@ -251,8 +273,42 @@ export class WorkflowEngine {
       this.release(f.worker);
     }
     this.inflight.delete(id);
+    this.disarmPurge(id);
     this.recs.delete(id);
     this.notify(id);
+  }
+
+  /** Under a retention policy, an instance that just ended gets its purge time (stored with it). */
+  private retain(rec: InstanceRecord): void {
+    const ms = this.retention?.retainFor(rec.status);
+    rec.purgeAt = ms === undefined ? undefined : rec.updatedAt + ms;
+  }
+
+  private armPurge(rec: InstanceRecord): void {
+    const at = rec.purgeAt;
+    if (at === undefined || this.closed) return;
+    const id = rec.id;
+    this.disarmPurge(id);
+    const t = setTimeout(
+      () => {
+        this.purgeTimers.delete(id);
+        if (at > Date.now()) return this.armPurge(rec);
+        // Only this instance: its children have their own retention.
+        void this.purgeHere(id, false)
+          .then(() => this.logger.debug(`workflow ${id}: purged by the retention policy`))
+          .catch((err: Error) => {
+            if (!(err instanceof WorkflowError)) this.logger.warn(`workflow ${id}: retention purge failed: ${err.message}`);
+          });
+      },
+      Math.max(0, Math.min(at - Date.now(), MAX_TIMEOUT_MS)),
+    );
+    t.unref();
+    this.purgeTimers.set(id, t);
+  }
+
+  private disarmPurge(id: string): void {
+    clearTimeout(this.purgeTimers.get(id));
+    this.purgeTimers.delete(id);
   }
 
   // ---- workers ----
@@ -310,6 +366,7 @@ export class WorkflowEngine {
       if (h.worker !== w) continue;
       this.activityHolders.delete(key);
       h.span.end();
+      this.telemetry.workflows?.activity(h.name, 'recoverable', Date.now() - h.sentAt);
       const hash = key.lastIndexOf('#');
       this.dispatchActivity(key.slice(0, hash), Number(key.slice(hash + 1)));
     }
@@ -427,7 +484,11 @@ export class WorkflowEngine {
       rec.history.push(event('executionTerminated', { input: sv(output), recurse: true }));
       rec.status = 'TERMINATED';
       rec.output = output;
+      rec.updatedAt = Date.now();
+      this.retain(rec);
       await this.commit(rec);
+      this.armPurge(rec);
+      this.telemetry.workflows?.execution(rec.name, 'terminated', rec.updatedAt - rec.createdAt);
     });
     this.notify(id);
     // Recursive, as Dapr terminates the children of a terminated workflow.
@@ -475,12 +536,12 @@ export class WorkflowEngine {
     return this.route(id, 'purge', { id }, () => this.purgeHere(id));
   }
 
-  private async purgeHere(id: string): Promise<number> {
+  private async purgeHere(id: string, recursive = true): Promise<number> {
     await this.ensure(id);
     const rec = this.must(id);
     if (!isTerminal(rec.status)) throw new WorkflowError('running', `workflow '${id}' is still running and cannot be purged`);
     let n = 0;
-    for (const child of rec.children) {
+    for (const child of recursive ? rec.children : []) {
       const c = await this.get(child);
       if (c && isTerminal(c.status)) n += await this.purge(child);
     }
@@ -546,13 +607,17 @@ export class WorkflowEngine {
         rec.updatedAt = Date.now();
         f.span.recordError(new Error(complete.failureDetails.errorMessage));
         f.span.end();
+        this.telemetry.workflows?.execution(rec.name, 'recoverable');
         const t = setTimeout(() => this.kick(id), NOT_REGISTERED_RETRY_MS);
         t.unref();
         return;
       }
       rec.history.push(...f.newEvents);
       rec.inbox.splice(0, f.count);
-      if (rec.status === 'PENDING') rec.status = 'RUNNING';
+      if (rec.status === 'PENDING') {
+        rec.status = 'RUNNING';
+        this.telemetry.workflows?.scheduling(rec.name, f.sentAt - (rec.startAt ?? rec.createdAt));
+      }
       rec.failure = undefined;
       if (res.customStatus) rec.customStatus = res.customStatus.value;
       for (const a of actions) {
@@ -597,7 +662,13 @@ export class WorkflowEngine {
       }
       if (rec.status === 'FAILED' && rec.failure) f.span.recordError(new Error(rec.failure.errorMessage));
       f.span.end();
+      if (isTerminal(rec.status)) {
+        rec.updatedAt = Date.now();
+        this.retain(rec);
+      }
       await this.commit(rec);
+      this.armPurge(rec);
+      if (isTerminal(rec.status)) this.telemetry.workflows?.execution(rec.name, rec.status === 'COMPLETED' ? 'success' : 'failed', rec.updatedAt - rec.createdAt);
     });
     this.notify(id);
     for (const e of effects) void Promise.resolve(e()).catch((err: Error) => this.logger.warn(`workflow ${id}: ${err.message}`));
@@ -614,6 +685,7 @@ export class WorkflowEngine {
         throw new WorkflowError('notHeld', `no activity task ${res.taskId} of instance '${id}' is outstanding`);
       }
       this.dropActivity(key);
+      if (holder) this.telemetry.workflows?.activity(holder.name, res.failureDetails ? 'failed' : 'success', Date.now() - holder.sentAt);
       delete rec.activities[res.taskId];
       if (res.failureDetails) {
         holder?.span.recordError(new Error(res.failureDetails.errorMessage));
@@ -631,6 +703,8 @@ export class WorkflowEngine {
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.purgeTimers.values()) clearTimeout(t);
+    this.purgeTimers.clear();
     for (const set of this.waiters.values()) for (const fn of set) fn();
   }
 
@@ -658,7 +732,7 @@ export class WorkflowEngine {
       span.setAttribute('dapr.workflow.instance_id', id);
       span.setAttribute('dapr.workflow.name', rec.name);
     }
-    this.inflight.set(id, { worker, newEvents, count: rec.inbox.length, span });
+    this.inflight.set(id, { worker, newEvents, count: rec.inbox.length, span, sentAt: Date.now() });
     worker.send({
       orchestratorRequest: {
         instanceId: id,
@@ -691,7 +765,7 @@ export class WorkflowEngine {
       span.setAttribute('dapr.workflow.instance_id', id);
       span.setAttribute('dapr.workflow.activity', a.name);
     }
-    this.activityHolders.set(`${id}#${taskId}`, { worker, span });
+    this.activityHolders.set(`${id}#${taskId}`, { worker, span, name: a.name, sentAt: Date.now() });
     worker.send({
       activityRequest: {
         name: a.name,
@@ -823,6 +897,7 @@ export class WorkflowEngine {
   private forget(id: string): void {
     const rec = this.recs.get(id);
     if (rec) this.clearTimers(rec);
+    this.disarmPurge(id);
     this.recs.delete(id);
     const f = this.inflight.get(id);
     if (f) this.release(f.worker);

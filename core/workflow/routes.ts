@@ -68,13 +68,16 @@ export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => 
     if (bad) throw bad;
     const input = await rawBody(ex);
     const traceparent = spanOf(ex.req)?.traceparent ?? ex.header('traceparent');
-    await run('workflowStart', async () => void (await engine.start(name, id, input, undefined, undefined, traceparent)));
+    await run('workflowStart', () => engine.measured('create_workflow', async () => void (await engine.start(name, id, input, undefined, undefined, traceparent))));
     ex.sendJson(202, { instanceID: id });
   };
   const get: Handler = async (ex) => {
     const id = instanceOf(ex);
-    const rec = await engine.get(id);
-    if (!rec) throw new DaprError('workflowInstanceNotFound', `unable to get workflow instance '${id}': no such instance exists`);
+    const rec = await engine.measured('get_workflow', async () => {
+      const r = await engine.get(id);
+      if (!r) throw new DaprError('workflowInstanceNotFound', `unable to get workflow instance '${id}': no such instance exists`);
+      return r;
+    });
     ex.sendJson(200, workflowResponse(rec));
   };
   const op =
@@ -87,13 +90,13 @@ export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => 
   const terminate = op('workflowTerminate', async (id, ex) => engine.terminate(id, await rawBody(ex)));
   const pause = op('workflowPause', (id) => engine.suspend(id));
   const resume = op('workflowResume', (id) => engine.resume(id));
-  const purge = op('workflowPurge', async (id) => void (await engine.purge(id)));
+  const purge = op('workflowPurge', (id) => engine.measured('purge_workflow', async () => void (await engine.purge(id))));
   const raise: Handler = async (ex) => {
     const id = instanceOf(ex);
     const name = ex.params.eventName ?? '';
     if (!name) throw new DaprError('workflowEventNameMissing', 'missing workflow event name');
     const input = await rawBody(ex);
-    await run('workflowRaiseEvent', () => engine.raiseEvent(id, name, input));
+    await run('workflowRaiseEvent', () => engine.measured('add_event', () => engine.raiseEvent(id, name, input)));
     ex.sendJson(202, {});
   };
   const noEventName: Handler = async () => {

@@ -29,6 +29,8 @@ export interface InstanceRecord {
   /** Durable timers not yet fired: task id -> fire time (ms). */
   timers: Record<string, number>;
   children: string[];
+  /** Set when the instance ended under a retention policy: purged at this time (ms since epoch). */
+  purgeAt?: number | undefined;
   /** W3C traceparent of the call that started the instance: its spans join that trace. */
   traceparent?: string | undefined;
 }

@@ -74,6 +74,26 @@ function grpcId(id: unknown): string {
   return s;
 }
 
+/** PurgeInstances: one instance (and its children), or the finished top-level instances a filter selects. */
+async function purgeInstances(engine: WorkflowEngine, req: Req): Promise<Req> {
+  if (req.instanceId) {
+    if (!(await engine.get(req.instanceId as string))) return { deletedInstanceCount: 0 };
+    return { deletedInstanceCount: await engine.purge(req.instanceId as string) };
+  }
+  const f = req.purgeInstanceFilter as Req | undefined;
+  if (!f) throw new GrpcError(Code.INVALID_ARGUMENT, 'an instance id or a filter is required');
+  const from = fromTimestamp(f.createdTimeFrom) ?? 0;
+  const to = fromTimestamp(f.createdTimeTo) ?? Infinity;
+  const statuses = new Set(((f.runtimeStatus ?? []) as number[]).map((n) => STATUS_BY_NUMBER[n]));
+  let n = 0;
+  for (const r of await engine.list()) {
+    if (r.parent || r.createdAt < from || r.createdAt > to || !isTerminal(r.status)) continue;
+    if (statuses.size > 0 && !statuses.has(r.status)) continue;
+    n += await engine.purge(r.id);
+  }
+  return { deletedInstanceCount: n };
+}
+
 let nextWorkerId = 1;
 
 export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedServiceImplementation {
@@ -85,10 +105,10 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
       const bad = checkInstanceId(id);
       if (bad) throw new GrpcError(Code.INVALID_ARGUMENT, bad.message);
       const tp = call.metadata.get('traceparent')[0];
-      await engine.start(req.name as string, id, req.input?.value, fromTimestamp(req.scheduledStartTimestamp), undefined, tp === undefined ? undefined : String(tp));
+      await engine.measured('create_workflow', () => engine.start(req.name as string, id, req.input?.value, fromTimestamp(req.scheduledStartTimestamp), undefined, tp === undefined ? undefined : String(tp)));
       return { instanceId: id };
     }),
-    GetInstance: unary(async (req) => instanceResponse(await engine.get(grpcId(req.instanceId)), req.getInputsAndOutputs === true)),
+    GetInstance: unary(async (req) => instanceResponse(await engine.measured('get_workflow', () => engine.get(grpcId(req.instanceId))), req.getInputsAndOutputs === true)),
     WaitForInstanceStart: unary(async (req, call) => {
       const id = grpcId(req.instanceId);
       const rec = await engine.waitFor(id, 'start', abortOn(call));
@@ -101,7 +121,8 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
     }),
     RaiseEvent: unary(async (req) => {
       if (!req.name) throw new GrpcError(Code.INVALID_ARGUMENT, 'event name is required');
-      await engine.raiseEvent(grpcId(req.instanceId), req.name as string, req.input?.value);
+      const id = grpcId(req.instanceId);
+      await engine.measured('add_event', () => engine.raiseEvent(id, req.name as string, req.input?.value));
       return {};
     }),
     TerminateInstance: unary(async (req) => {
@@ -116,24 +137,7 @@ export function taskHubService(engine: WorkflowEngine, logger: Logger): UntypedS
       await engine.resume(grpcId(req.instanceId));
       return {};
     }),
-    PurgeInstances: unary(async (req) => {
-      if (req.instanceId) {
-        if (!(await engine.get(req.instanceId as string))) return { deletedInstanceCount: 0 };
-        return { deletedInstanceCount: await engine.purge(req.instanceId as string) };
-      }
-      const f = req.purgeInstanceFilter as Req | undefined;
-      if (!f) throw new GrpcError(Code.INVALID_ARGUMENT, 'an instance id or a filter is required');
-      const from = fromTimestamp(f.createdTimeFrom) ?? 0;
-      const to = fromTimestamp(f.createdTimeTo) ?? Infinity;
-      const statuses = new Set(((f.runtimeStatus ?? []) as number[]).map((n) => STATUS_BY_NUMBER[n]));
-      let n = 0;
-      for (const r of await engine.list()) {
-        if (r.parent || r.createdAt < from || r.createdAt > to || !isTerminal(r.status)) continue;
-        if (statuses.size > 0 && !statuses.has(r.status)) continue;
-        n += await engine.purge(r.id);
-      }
-      return { deletedInstanceCount: n };
-    }),
+    PurgeInstances: unary((req) => engine.measured('purge_workflow', () => purgeInstances(engine, req))),
     QueryInstances: unary(async (req) => {
       const q = (req.query ?? {}) as Req;
       const from = fromTimestamp(q.createdTimeFrom) ?? 0;
