@@ -3,6 +3,7 @@
 // Several files apply in order over the built-in defaults.
 import { readFileSync } from 'node:fs';
 import { Cursor, isObject, type Obj } from './decode.js';
+import { parseGoDuration } from './duration.js';
 import { ResourceError } from './resource-error.js';
 import { readYamlDocuments } from './yaml-file.js';
 
@@ -100,6 +101,8 @@ function applyConfiguration(cfg: Configuration, c: Cursor, doc: Obj): void {
     const v = section(key);
     if (v) cfg[key] = v;
   }
+  const workflow = section('workflow');
+  if (workflow) checkRetention(s.at('workflow'), workflow);
   const api = section('api');
   if (api) {
     const a = s.at('api');
@@ -114,6 +117,19 @@ function applyConfiguration(cfg: Configuration, c: Cursor, doc: Obj): void {
   });
   const components = section('components');
   if (components) cfg.componentsDeny = s.at('components').strings(components, 'deny');
+}
+
+/** spec.workflow.stateRetentionPolicy: Go durations, checked here so a bad one names its file and field. */
+function checkRetention(c: Cursor, workflow: Obj): void {
+  const policy = c.object(workflow, 'stateRetentionPolicy');
+  if (!policy) return;
+  const at = c.at('stateRetentionPolicy');
+  for (const f of ['anyTerminal', 'completed', 'failed', 'terminated']) {
+    const v = at.string(policy, f);
+    if (v === undefined || v === '') continue;
+    const ms = parseGoDuration(v);
+    if (ms === undefined || ms < 0) at.at(f).fail(`must be a duration such as "72h" or "30m", got ${JSON.stringify(v)}`);
+  }
 }
 
 // A rule without `protocol` is ignored by both servers, as in Dapr.

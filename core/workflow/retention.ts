@@ -12,18 +12,17 @@ export interface RetentionPolicy {
 
 const FIELDS = ['anyTerminal', 'completed', 'failed', 'terminated'] as const;
 
-/** Undefined when the configuration sets no retention. Throws on a value that is not a duration. */
+/** Undefined when the configuration sets no retention (resources/configuration.ts has checked the values). */
 export function retentionPolicy(workflow: Obj): RetentionPolicy | undefined {
   const raw = workflow.stateRetentionPolicy;
   if (raw === undefined || raw === null) return undefined;
-  if (!isObject(raw)) throw new Error('Configuration spec.workflow.stateRetentionPolicy must be a mapping');
+  if (!isObject(raw)) return undefined;
   const ms: Partial<Record<(typeof FIELDS)[number], number>> = {};
   for (const f of FIELDS) {
     const v = (raw as Obj)[f];
     if (v === undefined || v === null || v === '') continue;
     const d = parseGoDuration(String(v));
-    if (d === undefined || d < 0) throw new Error(`Configuration spec.workflow.stateRetentionPolicy.${f}: ${JSON.stringify(v)} is not a duration (e.g. "72h", "30m")`);
-    ms[f] = d;
+    if (d !== undefined && d >= 0) ms[f] = d;
   }
   if (Object.keys(ms).length === 0) return undefined;
   return {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ComponentRegistry } from '../../components/registry.js';
 import { expandEnv, loadConfigurations } from '../../resources/configuration.js';
+import { retentionPolicy } from '../../core/workflow/retention.js';
 import { formatGoDuration, parseGoDuration, parseMetadataDuration } from '../../resources/duration.js';
 import { loadResources } from '../../resources/load.js';
 import { resolveMetadata } from '../../resources/resolve.js';
@@ -222,6 +223,17 @@ spec:
   it('names the field of a bad secret scope', () => {
     const dir = writeFolder({ 'c.yaml': 'apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\nspec:\n  secrets:\n    scopes:\n    - storeName: s\n      defaultAccess: maybe\n' });
     expect(() => loadConfigurations([join(dir, 'c.yaml')], {})).toThrow(/c\.yaml, document 1, field spec\.secrets\.scopes\[0\]\.defaultAccess: must be allow or deny/);
+  });
+
+  it('reads the workflow retention policy and names a value that is not a duration', () => {
+    const doc = (v: string): string => `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: w\nspec:\n  workflow:\n    stateRetentionPolicy:\n      anyTerminal: "360h"\n      completed: "${v}"\n`;
+    const dir = writeFolder({ 'ok.yaml': doc('1m'), 'bad.yaml': doc('soon') });
+    const policy = retentionPolicy(loadConfigurations([join(dir, 'ok.yaml')], {}).workflow)!;
+    expect(policy.retainFor('COMPLETED')).toBe(60_000);
+    expect(policy.retainFor('FAILED')).toBe(360 * 3_600_000);
+    expect(policy.retainFor('TERMINATED')).toBe(360 * 3_600_000);
+    expect(retentionPolicy(loadConfigurations([], {}).workflow)).toBeUndefined();
+    expect(() => loadConfigurations([join(dir, 'bad.yaml')], {})).toThrow(/bad\.yaml, document 1, field spec\.workflow\.stateRetentionPolicy\.completed: must be a duration/);
   });
 
   it('expands like os.ExpandEnv: unset is empty', () => {
