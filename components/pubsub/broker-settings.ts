@@ -1,6 +1,7 @@
 // Small decoding helpers the networked brokers (redis, jetstream, rabbitmq, mqtt3) share:
 // consumerID defaulting, weakly typed numbers and the "broker is down" error wording.
 import { meta, type ComponentContext } from '../../core/component.js';
+import type { BulkPublishEntry, BulkPublishFailure, PubSub } from '../../core/pubsub/component.js';
 
 /** consumerID as Dapr's runtime fills it: blank means the app id. */
 export function consumerIdOf(ctx: ComponentContext): string {
@@ -21,6 +22,23 @@ export function intSetting(md: Readonly<Record<string, string>>, name: string, f
 export function brokerDownError(component: string, where: string, topic: string, cause?: unknown): Error {
   const why = cause instanceof Error ? `: ${cause.message}` : '';
   return new Error(`${component}: cannot publish to topic "${topic}": broker at ${where} is unreachable${why}`, { cause });
+}
+
+/**
+ * The second chance of a native bulk publish: entries the batch did not get accepted go once more
+ * through the broker's single publish (which reconnects or redeclares what it needs); what fails
+ * again is reported per entry.
+ */
+export async function publishEach(broker: PubSub, topic: string, entries: readonly BulkPublishEntry[]): Promise<BulkPublishFailure[]> {
+  const out: BulkPublishFailure[] = [];
+  await Promise.all(
+    entries.map((e) =>
+      broker.publish({ topic, ...e }).catch((error: unknown) => {
+        out.push({ entryId: e.entryId, error });
+      }),
+    ),
+  );
+  return out;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

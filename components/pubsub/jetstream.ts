@@ -11,7 +11,7 @@ import { meta, type ComponentContext, type Logger } from '../../core/component.j
 import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
-import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
+import { brokerDownError, consumerIdOf, publishEach, intSetting, pause, Slots } from './broker-settings.js';
 
 const NAME = 'pubsub.jetstream';
 
@@ -221,15 +221,7 @@ class JetStreamPubSub implements PubSub {
     } catch {
       failed = req.entries;
     }
-    const out: BulkPublishFailure[] = [];
-    await Promise.all(
-      failed.map((e) =>
-        this.publish({ topic: req.topic, ...e }).catch((error: unknown) => {
-          out.push({ entryId: e.entryId, error });
-        }),
-      ),
-    );
-    return out;
+    return publishEach(this, req.topic, failed);
   }
 
   private publishOptions(req: { data: Buffer; contentType?: string }): Partial<JetStreamPublishOptions> {

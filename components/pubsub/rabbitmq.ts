@@ -10,7 +10,7 @@ import { meta, type ComponentContext, type Logger } from '../../core/component.j
 import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
-import { brokerDownError, consumerIdOf, intSetting, pause } from './broker-settings.js';
+import { brokerDownError, consumerIdOf, publishEach, intSetting, pause } from './broker-settings.js';
 
 const NAME = 'pubsub.rabbitmq';
 
@@ -241,15 +241,7 @@ class RabbitMqPubSub implements PubSub {
     } catch {
       failed = req.entries;
     }
-    const out: BulkPublishFailure[] = [];
-    await Promise.all(
-      failed.map((e) =>
-        this.publish({ topic: req.topic, ...e }).catch((error: unknown) => {
-          out.push({ entryId: e.entryId, error });
-        }),
-      ),
-    );
-    return out;
+    return publishEach(this, req.topic, failed);
   }
 
   private publishOptions(req: PublishRequest): Options.Publish {
