@@ -27,8 +27,8 @@ export class Forwarded implements Dispatcher.DispatchHandler {
   private queuedBytes = 0;
   private sink: ServerResponse | null = null;
   private dumping = false;
-  /** Set while `collect` reads the whole answer. */
-  private collected: Buffer[] | null = null;
+  /** `collect` reads the whole answer: queue it all, never pause. */
+  private collecting = false;
   private dumped = 0;
   private complete = false;
   private failure: Error | null = null;
@@ -67,11 +67,6 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     return out;
   }
 
-  /** So that policies written for streamed answers (`r.body.dump()`) can drop this one. */
-  get body(): { dump(): Promise<void> } {
-    return this;
-  }
-
   abort(err?: Error): void {
     const why = err ?? new Error('aborted');
     if (this.abortFn) this.abortFn(why);
@@ -103,10 +98,6 @@ export class Forwarded implements Dispatcher.DispatchHandler {
       sink.once('drain', this.resume);
       return false;
     }
-    if (this.collected) {
-      this.collected.push(chunk);
-      return true;
-    }
     if (this.dumping) {
       this.dumped += chunk.length;
       if (this.dumped > DUMP_LIMIT) this.abort(new Error('dropped answer too large to drain'));
@@ -114,10 +105,10 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     }
     // No consumer yet (the head promise has not been taken up): keep what the same read
     // brought, so a small answer is complete before it is relayed and goes out in one write;
-    // past a bound, stop reading until a consumer comes.
+    // past a bound, stop reading until a consumer comes (unless the consumer wants it all).
     (this.queued ??= []).push(chunk);
     this.queuedBytes += chunk.length;
-    return this.queuedBytes < QUEUE_LIMIT;
+    return this.collecting || this.queuedBytes < QUEUE_LIMIT;
   }
 
   onComplete(): void {
@@ -156,16 +147,14 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     copyResponseHeaders(res, headers);
     // Server-sent events: the caller should see the headers now, not with the first event.
     if (isEventStream || String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
-    if (this.complete && !this.queued?.length) {
-      res.end();
-      return Promise.resolve();
-    }
     if (this.failure) return Promise.reject(this.failure);
+    const chunks = this.queued;
+    this.queued = null;
     if (this.complete) {
-      const chunks = this.queued!;
-      this.queued = null;
-      for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
-      res.end(chunks[chunks.length - 1]);
+      // All of it is here: one write with the head.
+      const last = chunks?.pop();
+      if (chunks) for (const c of chunks) res.write(c);
+      res.end(last);
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
@@ -173,8 +162,6 @@ export class Forwarded implements Dispatcher.DispatchHandler {
       this.failBody = reject;
       this.sink = res;
       res.once('close', this.onSinkClose);
-      const chunks = this.queued;
-      this.queued = null;
       let full = false;
       if (chunks) for (const c of chunks) full = !res.write(c) || full;
       if (full) res.once('drain', this.resume);
@@ -184,13 +171,11 @@ export class Forwarded implements Dispatcher.DispatchHandler {
 
   /** Reads the whole answer into memory (the gRPC API's InvokeService answers in one message). */
   collect(): Promise<Buffer> {
-    const chunks = this.queued ?? [];
-    this.queued = null;
-    if (this.complete) return Promise.resolve(Buffer.concat(chunks));
+    if (this.complete) return Promise.resolve(Buffer.concat(this.queued ?? []));
     if (this.failure) return Promise.reject(this.failure);
-    this.collected = chunks;
+    this.collecting = true;
     return new Promise((resolve, reject) => {
-      this.settleBody = () => resolve(Buffer.concat(chunks));
+      this.settleBody = () => resolve(Buffer.concat(this.queued ?? []));
       this.failBody = reject;
       this.resume();
     });

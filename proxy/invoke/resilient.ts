@@ -25,7 +25,7 @@ export interface BufferedCall {
 }
 
 const failureStatus = (r: Forwarded): number | undefined => (r.statusCode < 200 || r.statusCode > 399 ? r.statusCode : undefined);
-const discard = (r: Forwarded): void => void r.body.dump().catch(() => undefined);
+const discard = (r: Forwarded): void => void r.dump();
 // Attempts hand their signal only to the Forwarded handler of undici's dispatch (upstream.ts,
 // app-channel.ts), which listens with addEventListener: a light one will do.
 const RUN_ONCE: RunOptions<Forwarded> = { failureStatus, discard, once: true, lightSignal: true };
@@ -45,7 +45,7 @@ export async function invokeUnderPolicy(
     const req = from.req;
     body = hasBody(req.headers) ? req : null;
     const retries = policy.canRetry?.() === true;
-    if ((retries || replayInside) && body && isSmall(req)) body = await readAll(req);
+    if ((retries || replayInside) && body && isSmall(req)) body = await from.body();
     if (retries) {
       // The caller leaving stops the retry loop and aborts the attempt in flight.
       if (body === null || Buffer.isBuffer(body)) options = { failureStatus, discard, caller: from.res, lightSignal: true };
@@ -89,8 +89,12 @@ export function underBuiltInRetries(
 const unlessConnectionLost = (err: unknown): boolean => !isConnectionLost(err, true);
 const BUILT_IN_REPLAYABLE: RunOptions<Forwarded> = { discard, isPermanent: unlessConnectionLost };
 
-/** Whether the call failed for want of a connection (what gRPC reports as Unavailable). */
-function isConnectionLost(err: unknown, replayable: boolean): boolean {
+/**
+ * Whether the call failed for want of a connection (what gRPC reports as Unavailable): refused,
+ * unreachable or timed out before connecting (nothing reached the peer), and with `replayable`
+ * also a connection that broke under the request.
+ */
+export function isConnectionLost(err: unknown, replayable: boolean): boolean {
   const cause = err instanceof DaprError && err.cause !== undefined ? err.cause : err;
   const code = (cause as { code?: string } | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT') return true;
@@ -100,10 +104,4 @@ function isConnectionLost(err: unknown, replayable: boolean): boolean {
 function isSmall(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return len !== undefined && req.headers['transfer-encoding'] === undefined && Number(len) <= REPLAY_LIMIT;
-}
-
-async function readAll(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
