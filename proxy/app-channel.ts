@@ -142,16 +142,7 @@ export class AppChannel implements AppCaller {
     if (limited) await this.acquire();
     try {
       const headers = req.headers as Record<string, string | string[]> | undefined;
-      const started = this.opts.metrics ? performance.now() : 0;
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await this.pool.request(this.opts.appApiToken ? { ...req, headers: { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } } : req);
-      } catch (err) {
-        // A transport failure is recorded as 500, as Dapr does.
-        this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), 500, performance.now() - started, sentBytes(headers), 0);
-        throw err;
-      }
-      this.opts.metrics?.recordHttpClient(req.method, pathOf(req.path), res.statusCode, performance.now() - started, sentBytes(headers), Number(res.headers['content-length'] ?? 0) || 0);
+      const res = await this.measured(req, () => this.pool.request(this.opts.appApiToken ? { ...req, headers: { ...(headers ?? {}), 'dapr-api-token': this.opts.appApiToken } } : req));
       if (limited) res.body.once('close', () => this.release());
       return res;
     } catch (err) {
@@ -171,18 +162,29 @@ export class AppChannel implements AppCaller {
     if (this.opts.appApiToken) headers['dapr-api-token'] = this.opts.appApiToken;
     const answer = new Forwarded(req.signal as AbortSignal | undefined);
     if (limited) answer.onSettled = () => this.release();
+    return this.measured(req, () => {
+      this.pool.dispatch({ origin: this.origin, method: req.method, path: req.path, headers, body: req.body ?? null }, answer);
+      return answer.head;
+    });
+  }
+
+  /** Runs `send` under dapr_http_client_* (absent when metrics are off). */
+  private async measured<T extends { statusCode: number; headers: Record<string, unknown> }>(req: AppRequest, send: () => Promise<T>): Promise<T> {
     const metrics = this.opts.metrics;
-    const started = metrics ? performance.now() : 0;
-    this.pool.dispatch({ origin: this.origin, method: req.method, path: req.path, headers, body: req.body ?? null }, answer);
+    if (!metrics) return send();
+    const path = pathOf(req.path);
+    const sent = sentBytes(req.headers as Record<string, string | string[]> | undefined);
+    const started = performance.now();
+    let res: T;
     try {
-      await answer.head;
+      res = await send();
     } catch (err) {
       // A transport failure is recorded as 500, as Dapr does.
-      metrics?.recordHttpClient(req.method, pathOf(req.path), 500, performance.now() - started, sentBytes(headers), 0);
+      metrics.recordHttpClient(req.method, path, 500, performance.now() - started, sent, 0);
       throw err;
     }
-    metrics?.recordHttpClient(req.method, pathOf(req.path), answer.statusCode, performance.now() - started, sentBytes(headers), Number(answer.headers['content-length'] ?? 0) || 0);
-    return answer;
+    metrics.recordHttpClient(req.method, path, res.statusCode, performance.now() - started, sent, Number(res.headers['content-length'] ?? 0) || 0);
+    return res;
   }
 
   /** The building blocks' way in (pub/sub delivery, bindings, actors). */
