@@ -16,7 +16,7 @@ import { endpointFromUrl, type Endpoint } from './endpoints.js';
 import { ForwardProxyRules } from './forward-proxy.js';
 import { HEADER, hasBody, requestHeaders, stampCaller } from './headers.js';
 import { deliverToApp, requestApp } from './inbound.js';
-import { invokeUnderPolicy, underBuiltInRetries, type BufferedCall } from './resilient.js';
+import { invokeUnderPolicy, isConnectionLost, underBuiltInRetries, type BufferedCall } from './resilient.js';
 import { basicAuthAppId, normaliseMethod, parseTarget, splitInvokePath, type Target } from './target.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
 import type { Forwarded } from './forwarded.js';
@@ -197,7 +197,7 @@ export class Invoker {
           return await upstreams.forward(origin, { method: verb, path, headers, body, signal }, this.peerSettings(target.appId, namespace));
         } catch (err) {
           lastErr = err;
-          if (!isConnectFailure(err) || (body !== null && !Buffer.isBuffer(body) && (body as Readable).readableDidRead)) break;
+          if (!isConnectionLost(err, false) || (body !== null && !Buffer.isBuffer(body) && (body as Readable).readableDidRead)) break;
           resolver.markDown?.(target.appId, namespace, peer);
           upstreams.forget(origin);
         }
@@ -337,12 +337,6 @@ export class Invoker {
     if (head.length > 0) upstream.write(head);
     splice(socket, upstream);
   }
-}
-
-function isConnectFailure(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  // Only failures before a connection existed: nothing can have reached the peer.
-  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT';
 }
 
 function invokeError(target: string, err: unknown): DaprError {
