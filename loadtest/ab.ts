@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, findWrk, httpFire, wrkRun, type HttpRequestSpec } from './generator.js';
-import { CLI, cpuSeconds, start, stopAll, waitEntry, waitFor } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, start, stopAll, waitEntry, waitFor } from './procs.js';
 
 const get = (n: string, d: string): string => {
   const i = process.argv.indexOf(`--${n}`);
@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bulwark-ab-'));
 const res = join(dir, 'resources');
 mkdirSync(res);
 writeFileSync(join(res, 'r.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: ab\nspec:\n  policies:\n    timeouts:\n      general: 10s\n    retries:\n      quick:\n        policy: constant\n        duration: 10ms\n        maxRetries: 2\n  targets:\n    apps:\n      ab-app:\n        timeout: general\n        retry: quick\n`);
-writeFileSync(join(res, 's.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n  version: v1\n  metadata:\n  - name: redisHost\n    value: "127.0.0.1:6379"\n`);
+writeFileSync(join(res, 's.yaml'), REDIS_STATESTORE_YAML);
 writeFileSync(join(dir, 'config.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: ab\nspec:\n  tracing:\n    samplingRate: "0"\n  metric:\n    enabled: true\n`);
 const app = start('app', process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok'); }); }).listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`]);
 const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { closedLoop, findWrk, fixedRate, httpFire, wrkRun, type Fire, type HttpRequestSpec, type RunResult } from './generator.js';
 import { summarize, type LatencySummary } from './latency.js';
 import { latencySvg, type PlotSeries } from './plot.js';
-import { CLI, ROOT, cpuSeconds, freePort, rssMB, start, stopAll, waitEntry, waitFor, type Running } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, ROOT, cpuSeconds, freePort, rssMB, start, stopAll, waitEntry, waitFor, type Running } from './procs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -117,17 +117,7 @@ spec:
         timeout: general
         retry: quick
 `);
-    writeFileSync(join(dir, 'statestore.yaml'), `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis
-  version: v1
-  metadata:
-  - name: redisHost
-    value: "127.0.0.1:6379"
-`);
+    writeFileSync(join(dir, 'statestore.yaml'), REDIS_STATESTORE_YAML);
     writeFileSync(join(this.dir, 'config.yaml'), `apiVersion: dapr.io/v1alpha1
 kind: Configuration
 metadata:

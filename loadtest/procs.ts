@@ -10,6 +10,19 @@ import { readEntries, type RegistryEntry } from '../proxy/naming/local-registry.
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist/cli/main.js');
 
+/** The Redis state store every benchmark sidecar loads (component `statestore`). */
+export const REDIS_STATESTORE_YAML = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: statestore
+spec:
+  type: state.redis
+  version: v1
+  metadata:
+  - name: redisHost
+    value: "127.0.0.1:6379"
+`;
+
 export interface Running {
   name: string;
   child: ChildProcess;

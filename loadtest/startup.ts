@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { summarize } from './latency.js';
-import { CLI, freePort, rssMB, start, stop, stopAll, type Running } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, freePort, rssMB, start, stop, stopAll, type Running } from './procs.js';
 
 interface Case {
   name: string;
@@ -28,17 +28,7 @@ interface Case {
 const APP = `require('node:http').createServer((req, res) => { res.writeHead(req.url === '/dapr/config' ? 404 : 200); res.end(); }).listen(Number(process.env.APP_PORT), '127.0.0.1');`;
 
 const REDIS_TRACING = {
-  'statestore.yaml': `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis
-  version: v1
-  metadata:
-  - name: redisHost
-    value: 127.0.0.1:6379
-`,
+  'statestore.yaml': REDIS_STATESTORE_YAML,
   'config.yaml': `apiVersion: dapr.io/v1alpha1
 kind: Configuration
 metadata:
