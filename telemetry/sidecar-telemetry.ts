@@ -69,7 +69,6 @@ export class SidecarTelemetry implements Telemetry {
     this.tracing = tracing;
     this.metricSettings = metricsSettings(o.metric);
     const diag = o.logger.child({ scope: 'dapr.runtime.diagnostics' });
-    for (const w of this.tracing.warnings) diag.warn(w);
     this.tracer = tracer;
     this.registry = new Registry();
     this.registry.setDefaultLabels({ app_id: o.appId });

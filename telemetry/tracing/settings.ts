@@ -21,8 +21,6 @@ export interface TracingSettings {
   stdout: boolean;
   zipkinUrl?: string;
   otlp?: OtlpSettings;
-  /** Problems worth a start-up warning. */
-  warnings: string[];
 }
 
 /** Dapr's rate when `samplingRate` is empty or not a number: one trace in ten thousand. */
@@ -33,7 +31,6 @@ const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 
 export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | undefined>>): TracingSettings {
-  const warnings: string[] = [];
   let rateText = str(raw.samplingRate)?.trim() ?? '';
   const stdout = raw.stdout === true || str(raw.stdout) === 'true';
   const zipkin = isObj(raw.zipkin) ? str(raw.zipkin.endpointAddress) : undefined;
@@ -78,7 +75,6 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
     stdout,
     ...(zipkin ? { zipkinUrl: zipkin } : {}),
     ...(otlp ? { otlp } : {}),
-    warnings,
   };
 }
 
