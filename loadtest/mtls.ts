@@ -2,7 +2,8 @@
 // ECDSA P-256 and RSA 2048 certificates; (2) two-hop invocation (client -> sidecar A -> sidecar
 // B -> app) with mTLS against plaintext, same run, same machine, pooled keep-alive connections.
 //
-//   npx tsc -p . && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300] [--handshakes-only]
+//   npx tsc -p . && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300] [--handshakes-only] [--mtls-first]
+//                                        [--profile DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -63,8 +64,11 @@ function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+/** --profile DIR: the sidecars run with --cpu-prof (profiles written when they stop). */
+const PROFILE = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf('--profile'));
 function start(args: string[], env: Record<string, string>, pattern: RegExp): Promise<RegExpMatchArray> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prof = PROFILE && args[1] === 'sidecar' ? ['--cpu-prof', '--cpu-prof-dir', PROFILE, '--cpu-prof-name', `${args[args.indexOf('--app-id') + 1]}-${args.includes('--enable-mtls') ? 'mtls' : 'plain'}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   return new Promise((res, rej) => {
@@ -160,22 +164,26 @@ async function main(): Promise<void> {
   const appPort = (app.address() as AddressInfo).port;
   const seconds = arg('seconds', 10);
   const concurrency = arg('concurrency', 32);
+  // The sidecars started first have measured faster on this machine whatever they run, so the
+  // order alternates with --mtls-first and a fair figure is the mean of both orders.
+  const mtlsFirst = process.argv.includes('--mtls-first');
+  const secure = mtlsFirst ? await mesh(appPort, true) : undefined;
   const plain = await mesh(appPort, false);
-  const secure = await mesh(appPort, true);
+  const secureMesh = secure ?? (await mesh(appPort, true));
   await drive(plain, 2, concurrency); // warm-up both
-  await drive(secure, 2, concurrency);
+  await drive(secureMesh, 2, concurrency);
   const plainRuns: Run[] = [];
   const mtlsRuns: Run[] = [];
   for (let round = 0; round < 2; round++) {
     plainRuns.push(await drive(plain, seconds, concurrency));
-    mtlsRuns.push(await drive(secure, seconds, concurrency));
+    mtlsRuns.push(await drive(secureMesh, seconds, concurrency));
   }
   const avg = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0) / xs.length;
   const p = avg(plainRuns, 'perSecond');
   const m = avg(mtlsRuns, 'perSecond');
   const pc = avg(plainRuns, 'cpuPerRequest');
   const mc = avg(mtlsRuns, 'cpuPerRequest');
-  console.log(`two-hop invoke, ${concurrency} concurrent, 2 x ${seconds}s each, interleaved:`);
+  console.log(`two-hop invoke, ${concurrency} concurrent, 2 x ${seconds}s each, interleaved, ${mtlsFirst ? 'mTLS' : 'plaintext'} sidecars started first:`);
   console.log(`  throughput: plaintext ${p.toFixed(0)} req/s, mTLS ${m.toFixed(0)} req/s, mTLS/plaintext ${(m / p).toFixed(3)} (cost ${((1 - m / p) * 100).toFixed(1)}%)`);
   console.log(`  sidecar CPU per request (both sidecars): plaintext ${pc.toFixed(3)} ms, mTLS ${mc.toFixed(3)} ms, extra ${((mc / pc - 1) * 100).toFixed(1)}%`);
   app.close();
