@@ -352,6 +352,13 @@ function redisTarget(name: string, op: (r: Redis) => Promise<unknown>, connectio
   };
 }
 
+/** The ceiling of any HTTP API in front of Redis for this client: the same requests (same verb,
+ * same body) answered at once by the bench app, a plain Node HTTP server that touches no store. */
+function httpFloor(f: Fixture, a: Args, method: 'GET' | 'POST'): Target {
+  const spec: HttpRequestSpec = method === 'GET' ? GET_X : { ...STATE_SAVE, path: '/x', expect: 200 };
+  return httpTarget(f, a, `HTTP only (node app, no store: the ceiling)`, 'direct', spec);
+}
+
 /** The rows of each scenario's table; the first is what ratios are taken against. */
 function targetsFor(s: string, f: Fixture, a: Args): Target[] {
   const direct = httpTarget(f, a, 'direct', 'direct', GET_X);
@@ -379,10 +386,10 @@ function targetsFor(s: string, f: Fixture, a: Args): Target[] {
         await r.arrayBuffer();
         return open();
       };
-      return [redisTarget('ioredis HMGET (direct)', (r) => r.hmget('bench-app||bench-key', 'data', 'version'), a.connections), get];
+      return [redisTarget('ioredis HMGET (direct)', (r) => r.hmget('bench-app||bench-key', 'data', 'version'), a.connections), httpFloor(f, a, 'GET'), get];
     }
     case 'state-save':
-      return [redisTarget('ioredis HSET (direct)', (r) => r.hset('bench-direct||bench-key', 'data', '{"n":1,"s":"hello"}', 'version', '1'), a.connections), httpTarget(f, a, 'bulwark state save', 'api', STATE_SAVE)];
+      return [redisTarget('ioredis HSET (direct)', (r) => r.hset('bench-direct||bench-key', 'data', '{"n":1,"s":"hello"}', 'version', '1'), a.connections), httpFloor(f, a, 'POST'), httpTarget(f, a, 'bulwark state save', 'api', STATE_SAVE)];
     default:
       throw new Error(`no targets for ${s}`);
   }
