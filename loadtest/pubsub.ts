@@ -4,11 +4,15 @@
 //
 //   npx tsc -p . && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
 //                                                [--repeats 1] [--base OTHER/dist/cli/main.js]
-//                                                [--profile DIR]   (CPU profiles of both sidecars)
+//                                                [--profile DIR]   (CPU profiles of both sidecars, or floor processes)
+//                                                [--floor]         (redis only: adds the floor row)
 //
 // --repeats runs the rows interleaved (direct, sidecars, direct, sidecars...); --base adds a row of
 // sidecars from another build (e.g. a copy of dist/ before a change), its place alternating with
 // this build's from one repeat to the next, for before/after figures from one noisy run.
+// --floor adds a row of two bare Node processes (loadtest/pubsub-floor.ts) that do only the two
+// HTTP exchanges and the broker calls, no sidecar feature at all: what a two-sidecar design could
+// reach on this machine at best, measured the same way.
 // Latency is measured from just before the publish call to the moment the app (or the direct
 // subscriber) receives the message; both sides run in this process, so clocks agree.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +31,7 @@ import { createSqlitePubSub } from '../components/pubsub/sqlite.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
+const FLOOR = join(ROOT, 'dist/loadtest/pubsub-floor.js');
 
 interface Args {
   broker: 'sqlite' | 'redis';
@@ -37,6 +42,8 @@ interface Args {
   repeats: number;
   /** Another build's cli/main.js, compared interleaved with this one. */
   base: string | undefined;
+  /** Add the floor row (bare Node publisher and subscriber processes). */
+  floor: boolean;
 }
 
 function parse(argv: string[]): Args {
@@ -46,6 +53,7 @@ function parse(argv: string[]): Args {
   };
   const broker = get('broker', 'sqlite');
   if (broker !== 'sqlite' && broker !== 'redis') throw new Error('--broker must be sqlite or redis');
+  if (argv.includes('--floor') && broker !== 'redis') throw new Error('--floor is measured with --broker redis only');
   const profile = get('profile', '');
   const base = get('base', '');
   return {
@@ -55,6 +63,7 @@ function parse(argv: string[]): Args {
     profile: profile ? resolve(profile) : undefined,
     repeats: Math.max(1, Number(get('repeats', '1'))),
     base: base ? resolve(base) : undefined,
+    floor: argv.includes('--floor'),
   };
 }
 
@@ -140,7 +149,7 @@ async function direct(a: Args, dir: string, topic: string): Promise<Result> {
 
 function startSidecarProcess(cli: string, args: string[], home: string, profile: string | undefined): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []), cli, ...args, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-interval', '250'] : []), cli, ...args, '--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0'], { env: { ...process.env, BULWARK_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const onData = (d: Buffer): void => {
       out += d.toString();
@@ -159,7 +168,10 @@ function startSidecarProcess(cli: string, args: string[], home: string, profile:
   });
 }
 
-async function throughSidecars(a: Args, dir: string, topic: string, cli: string): Promise<Result> {
+/** What runs between the client and the app: sidecars of a build (its cli/main.js), or the floor. */
+type Pair = { cli: string } | 'floor';
+
+async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair): Promise<Result> {
   const resources = join(dir, 'resources');
   mkdirSync(resources, { recursive: true });
   const md = Object.entries(metadataFor(a, dir, '')).map(([k, v]) => `  - name: ${k}\n    value: "${v}"`).join('\n');
@@ -191,8 +203,14 @@ async function throughSidecars(a: Args, dir: string, topic: string, cli: string)
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   const appPort = (app.address() as AddressInfo).port;
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-home-'));
-  const sub = await startSidecarProcess(cli, ['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
-  const pub = await startSidecarProcess(cli, ['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
+  const redisHost = metadataFor(a, dir, '').redisHost!;
+  const sub = pair === 'floor'
+    ? await startSidecarProcess(FLOOR, ['sub', '--redis-host', redisHost, '--app-port', String(appPort), '--topic', topic], home, a.profile)
+    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
+  const pub = pair === 'floor'
+    ? await startSidecarProcess(FLOOR, ['pub', '--redis-host', redisHost], home, a.profile)
+    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
+  if (a.profile) console.log(`  (profiles in ${a.profile}: publisher pid ${pub.child.pid}, subscriber pid ${sub.child.pid})`);
   try {
     const subPool = new Pool(`http://127.0.0.1:${sub.port}`);
     for (;;) {
@@ -220,7 +238,7 @@ async function throughSidecars(a: Args, dir: string, topic: string, cli: string)
     const cpuSub = cpuOf(sub.child.pid) - cpuSub0;
     await pool.close();
     const us = (x: number): string => ((x * 1e6) / a.messages).toFixed(0);
-    return summarize(latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `both sidecars: publisher ${us(cpuPub)} + subscriber ${us(cpuSub)}`);
+    return summarize(latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `${pair === 'floor' ? 'both floor processes' : 'both sidecars'}: publisher ${us(cpuPub)} + subscriber ${us(cpuSub)}`);
   } finally {
     await Promise.all([pub, sub].map((p) => new Promise<void>((r) => {
       p.child.once('exit', () => r());
@@ -238,16 +256,19 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const stamp = `${process.pid}-${Date.now()}`;
   console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages, ${a.concurrency} publishes in flight, ${a.repeats} interleaved repeat(s)${a.base ? `, base build ${a.base}` : ''}`);
-  const rows: Record<string, Result[]> = { direct: [], sidecars: [], base: [] };
+  const rows: Record<string, Result[]> = { direct: [], sidecars: [], base: [], floor: [] };
+  const label: Record<string, string> = { sidecars: 'two sidecars  ', base: 'base sidecars ', floor: 'floor (bare)  ' };
+  const pairOf: Record<string, Pair> = { sidecars: { cli: CLI }, base: { cli: a.base ?? CLI }, floor: 'floor' };
   for (let r = 0; r < a.repeats; r++) {
     const d = await direct(a, dir, `bench-direct-${stamp}-${r}`);
     rows.direct!.push(d);
     console.log(`direct client   ${fmt(d)}`);
     const order = a.base && r % 2 === 1 ? ['base', 'sidecars'] : a.base ? ['sidecars', 'base'] : ['sidecars'];
+    if (a.floor) order.push('floor');
     for (const row of order) {
-      const s = await throughSidecars(a, dir, `bench-${row}-${stamp}-${r}`, row === 'base' ? a.base! : CLI);
+      const s = await throughSidecars(a, dir, `bench-${row}-${stamp}-${r}`, pairOf[row]!);
       rows[row]!.push(s);
-      console.log(`${row === 'base' ? 'base sidecars ' : 'two sidecars  '}  ${fmt(s)}   ratio ${(s.perSecond / d.perSecond).toFixed(2)}x`);
+      console.log(`${label[row]}  ${fmt(s)}   ratio ${(s.perSecond / d.perSecond).toFixed(2)}x`);
     }
   }
   const range = (xs: number[], digits = 0): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
