@@ -41,6 +41,7 @@ export class Exchange {
   /** `metadata.<k>` query parameters with the prefix removed (first value wins). */
   queryMetadata(): Record<string, string> {
     const out: Record<string, string> = {};
+    if (this.rawQuery === '') return out;
     for (const [k, v] of this.query) {
       if (k.startsWith('metadata.') && !(k.slice(9) in out)) out[k.slice(9)] = v;
     }
@@ -48,17 +49,10 @@ export class Exchange {
   }
 
   /** Reads the whole body, refusing more than the sidecar's request size limit with 413. */
-  async body(): Promise<Buffer> {
+  body(): Promise<Buffer> {
     const declared = Number(this.req.headers['content-length'] ?? -1);
-    if (declared > this.maxBodyBytes) throw tooLarge(this.maxBodyBytes);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxBodyBytes) throw tooLarge(this.maxBodyBytes);
-      chunks.push(chunk);
-    }
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (declared > this.maxBodyBytes) return Promise.reject(tooLarge(this.maxBodyBytes));
+    return new Promise((resolve, reject) => new BodyReader(this.req, this.maxBodyBytes, resolve, reject));
   }
 
   /** Parses the body as JSON; an invalid body is Dapr's ERR_MALFORMED_REQUEST. */
@@ -97,6 +91,79 @@ export class Exchange {
 
   sendError(err: DaprError): void {
     this.sendJson(err.status, err.toBody());
+  }
+}
+
+/**
+ * Collects a request body from 'data'/'end' events: an async iterator over the request costs
+ * several promises and an end-of-stream watcher per request (~5 % of a publish's CPU). Like the
+ * iterator it replaces, going over the limit or a connection lost mid-body destroys the request.
+ */
+class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: number,
+    private readonly resolve: (body: Buffer) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    if (req.readableEnded) {
+      this.onEnd();
+      return;
+    }
+    if (req.destroyed) {
+      this.onClose();
+      return;
+    }
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+    req.on('error', this.onError);
+    req.on('close', this.onClose);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.settled) return;
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.fail(tooLarge(this.limit));
+      this.req.destroy();
+      return;
+    }
+    this.chunks.push(chunk);
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.detach();
+    const c = this.chunks;
+    this.resolve(c.length === 1 ? c[0]! : Buffer.concat(c, this.size));
+  };
+
+  private readonly onError = (err: Error): void => this.fail(err);
+
+  private readonly onClose = (): void => {
+    const err = new Error('the request was closed before its body ended') as NodeJS.ErrnoException;
+    err.code = 'ERR_STREAM_PREMATURE_CLOSE';
+    this.fail(err);
+  };
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.detach();
+    this.reject(err);
+  }
+
+  private detach(): void {
+    const req = this.req;
+    req.off('data', this.onData);
+    req.off('end', this.onEnd);
+    req.off('close', this.onClose);
+    // 'error' stays handled: a late error on a finished request must not crash the process.
   }
 }
 
