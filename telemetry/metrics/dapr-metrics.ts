@@ -21,6 +21,11 @@ interface ClientChildren {
   sent: ReturnType<Histogram<string>['labels']>;
 }
 
+interface CountAndLatency {
+  count: ReturnType<Counter<string>['labels']>;
+  latency: ReturnType<Histogram<string>['labels']>;
+}
+
 type Labels = Record<string, string>;
 
 export class DaprMetrics {
@@ -58,6 +63,8 @@ export class DaprMetrics {
   private readonly errorCodes: Counter<string> | undefined;
   private readonly grpcServerCompleted: Counter<string>;
   private readonly grpcServerLatency: Histogram<string>;
+  private readonly egressChildren = new Map<string, CountAndLatency>();
+  private readonly ingressChildren = new Map<string, CountAndLatency>();
   private readonly grpcChildren = new Map<string, { completed: ReturnType<Counter<string>['labels']>; latency: ReturnType<Histogram<string>['labels']> }>();
 
   constructor(
@@ -230,12 +237,37 @@ export class DaprMetrics {
   }
 
   recordPublish(component: string, topic: string, success: boolean, elapsedMs: number): void {
+    if (this.settings.rules.size === 0) {
+      // Per message: cached children, as on the HTTP path (prom-client hashes a label object per call).
+      const key = `${success ? 't' : 'f'}${component}\u0000${topic}`;
+      let c = this.egressChildren.get(key);
+      if (!c) {
+        const l = { component, namespace: this.ns, success: String(success), topic };
+        c = { count: this.egressCount.labels(l), latency: this.egressLatency.labels(l) };
+        this.egressChildren.set(key, c);
+      }
+      c.count.inc();
+      c.latency.observe(elapsedMs);
+      return;
+    }
     const l = { component, namespace: this.ns, success: String(success), topic };
     this.egressCount.inc(this.labels('dapr_component_pubsub_egress_count', { ...l }));
     this.egressLatency.observe(this.labels('dapr_component_pubsub_egress_latencies', { ...l }), elapsedMs);
   }
 
   recordDelivery(component: string, topic: string, processStatus: PubsubProcessStatus, status: PubsubProcessStatus, elapsedMs: number): void {
+    if (this.settings.rules.size === 0) {
+      const key = `${processStatus}\u0000${status}\u0000${component}\u0000${topic}`;
+      let c = this.ingressChildren.get(key);
+      if (!c) {
+        const l = { component, namespace: this.ns, process_status: processStatus, topic, status };
+        c = { count: this.ingressCount.labels(l), latency: this.ingressLatency.labels(l) };
+        this.ingressChildren.set(key, c);
+      }
+      c.count.inc();
+      if (elapsedMs > 0) c.latency.observe(elapsedMs);
+      return;
+    }
     const l = { component, namespace: this.ns, process_status: processStatus, topic, status };
     this.ingressCount.inc(this.labels('dapr_component_pubsub_ingress_count', { ...l }));
     if (elapsedMs > 0) this.ingressLatency.observe(this.labels('dapr_component_pubsub_ingress_latencies', { ...l }), elapsedMs);
