@@ -26,11 +26,19 @@ export interface AppCallResponse {
   body: AppCallBody;
 }
 
+/** An answer read whole, for callers that only judge a small answer (pub/sub delivery). */
+export interface AppTextResponse {
+  statusCode: number;
+  text: string;
+}
+
 export interface AppCaller {
   readonly isReady: boolean;
   readonly isHealthy: boolean;
   onReady(fn: () => void): void;
   call(req: AppCallRequest): Promise<AppCallResponse>;
+  /** `call`, with the answer read whole as text (no body stream); `headersTimeout` is not applied. */
+  callText(req: AppCallRequest): Promise<AppTextResponse>;
 }
 
 /** A peer sidecar's internal listener. */

@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { AppCaller, AppCallRequest, AppCallResponse } from '../core/app.js';
+import type { AppCaller, AppCallRequest, AppCallResponse, AppTextResponse } from '../core/app.js';
 import type { Logger } from '../core/component.js';
 import { Forwarded } from './invoke/forwarded.js';
 import type { AppHealthOptions } from './options.js';
@@ -198,6 +198,24 @@ export class AppChannel implements AppCaller {
       signal: req.signal,
     });
     return res as unknown as AppCallResponse;
+  }
+
+  /**
+   * The pub/sub delivery's way in: the answer is read whole on undici's dispatch interface
+   * (`forward`), without the Readable body, promise per stage and abort plumbing of `request()`
+   * (about a tenth of a subscriber's CPU per message). Same token, limits and metrics.
+   */
+  async callText(req: AppCallRequest): Promise<AppTextResponse> {
+    const answer = await this.forward({
+      method: req.method as Dispatcher.HttpMethod,
+      path: req.path,
+      // forward() adds the app token to the headers it is given: a copy then, not the caller's.
+      headers: this.opts.appApiToken ? { ...(req.headers ?? {}) } : (req.headers ?? {}),
+      body: (req.body ?? null) as AppRequest['body'],
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
+    const body = await answer.collect();
+    return { statusCode: answer.statusCode, text: body.toString('utf8') };
   }
 
   async close(): Promise<void> {

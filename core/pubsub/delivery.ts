@@ -182,7 +182,7 @@ export class SubscriptionDelivery {
     }
     let res;
     try {
-      res = await this.app.call({
+      res = await this.app.callText({
         method: 'POST',
         path: p.path,
         headers,
@@ -196,7 +196,7 @@ export class SubscriptionDelivery {
     } finally {
       span.end();
     }
-    const text = await res.body.text();
+    const text = res.text;
     if (res.statusCode === 404) return 'notFound';
     if (res.statusCode < 200 || res.statusCode > 299) {
       throw new DeliveryError(`app answered ${res.statusCode} for ${p.path}`, res.statusCode);
