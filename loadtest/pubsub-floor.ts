@@ -5,14 +5,15 @@
 //        {"data":<body>} (no other CloudEvent field), publishes it with the same broker
 //        component the direct row uses, and answers 204.
 //   sub: subscribes with that component and POSTs each message to the app's /in over an undici
-//        keep-alive pool; the message is acknowledged when the app answered 2xx.
+//        keep-alive pool (its dispatch interface, no body stream); the message is acknowledged
+//        when the app answered 2xx.
 //
 // No tracing, metrics, resiliency policies, routing, scopes, API token or error bodies: whatever
 // the real sidecars spend above these two processes is the price of those features (and of
 // their implementation). Started by loadtest/pubsub.ts; prints the line the harness waits for.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { ComponentContext, Logger } from '../core/component.js';
 import type { PubSub } from '../core/pubsub/component.js';
 import { createRedisPubSub } from '../components/pubsub/redis.js';
@@ -60,15 +61,40 @@ async function publisher(): Promise<void> {
   server.listen(0, '127.0.0.1', () => console.log(`HTTP API listening on 127.0.0.1:${(server.address() as AddressInfo).port}`));
 }
 
+/** The app's answer on undici's dispatch interface (no body stream): 2xx resolves. */
+class Answer implements Dispatcher.DispatchHandler {
+  private status = 0;
+  constructor(
+    private readonly resolve: () => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+  onConnect(): void {}
+  onHeaders(status: number): boolean {
+    this.status = status;
+    return true;
+  }
+  onData(): boolean {
+    return true;
+  }
+  onComplete(): void {
+    if (this.status >= 200 && this.status <= 299) this.resolve();
+    else this.reject(new Error(`app answered ${this.status}`));
+  }
+  onError(err: Error): void {
+    this.reject(err);
+  }
+}
+
 async function subscriber(): Promise<void> {
   const ps = await broker('bench-floor-sub');
-  const app = new Pool(`http://127.0.0.1:${arg('app-port')}`, { connections: 128, keepAliveTimeout: 30_000 });
+  const origin = `http://127.0.0.1:${arg('app-port')}`;
+  const app = new Pool(origin, { connections: 128, keepAliveTimeout: 30_000 });
   const headers = { 'content-type': 'application/cloudevents+json' };
-  await ps.subscribe({ topic: arg('topic'), metadata: {} }, async (msg) => {
-    const res = await app.request({ method: 'POST', path: '/in', headers, body: msg.data });
-    await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`app answered ${res.statusCode}`);
-  });
+  await ps.subscribe({ topic: arg('topic'), metadata: {} }, (msg) =>
+    new Promise<void>((resolve, reject) => {
+      app.dispatch({ origin, method: 'POST', path: '/in', headers, body: msg.data }, new Answer(resolve, reject));
+    }),
+  );
   // The harness polls GET /v1.0/metadata until a subscription shows; this one is already live.
   const server = createServer((req, res) => {
     req.resume();
