@@ -6,6 +6,7 @@
 //                                                [--repeats 1] [--base OTHER/dist/cli/main.js]
 //                                                [--profile DIR]   (CPU profiles of both sidecars, or floor processes)
 //                                                [--floor]         (redis only: adds the floor row)
+//                                                [--warmup 1000]   (messages sent first, not measured)
 //
 // --repeats runs the rows interleaved (direct, sidecars, direct, sidecars...); --base adds a row of
 // sidecars from another build (e.g. a copy of dist/ before a change), its place alternating with
@@ -13,6 +14,9 @@
 // --floor adds a row of two bare Node processes (loadtest/pubsub-floor.ts) that do only the two
 // HTTP exchanges and the broker calls, no sidecar feature at all: what a two-sidecar design could
 // reach on this machine at best, measured the same way.
+// Every row first sends --warmup messages and waits for them to arrive (cold sidecars run their
+// first messages in the interpreter and open their pools: without it the p99 of a 5,000-message
+// run is mostly the first second); throughput, latency and CPU count only the messages after.
 // Latency is measured from just before the publish call to the moment the app (or the direct
 // subscriber) receives the message; both sides run in this process, so clocks agree.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +40,8 @@ const FLOOR = join(ROOT, 'dist/loadtest/pubsub-floor.js');
 interface Args {
   broker: 'sqlite' | 'redis';
   messages: number;
+  /** Messages sent (and received) before measuring. */
+  warmup: number;
   concurrency: number;
   /** --cpu-prof-dir for the two sidecars (their profiles are written when they stop). */
   profile: string | undefined;
@@ -59,6 +65,7 @@ function parse(argv: string[]): Args {
   return {
     broker,
     messages: Number(get('messages', '5000')),
+    warmup: Math.max(0, Number(get('warmup', '1000'))),
     concurrency: Number(get('concurrency', '32')),
     profile: profile ? resolve(profile) : undefined,
     repeats: Math.max(1, Number(get('repeats', '1'))),
@@ -83,13 +90,13 @@ function summarize(latencies: number[], seconds: number, cpuUs: number, cpuNote:
   return { seconds, perSecond: latencies.length / seconds, p50: q(0.5), p99: q(0.99), cpuUs, cpuNote };
 }
 
-/** User + system CPU seconds a child has used (Linux /proc; 0 elsewhere). */
-function cpuOf(pid: number | undefined): number {
+/** User + system CPU seconds a child has used, and the system part (Linux /proc; 0 elsewhere). */
+function cpuOf(pid: number | undefined): { total: number; sys: number } {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { total: (Number(fields[11]) + Number(fields[12])) / 100, sys: Number(fields[12]) / 100 };
   } catch {
-    return 0;
+    return { total: 0, sys: 0 };
   }
 }
 
@@ -110,41 +117,61 @@ async function component(a: Args, dir: string, appId: string): Promise<PubSub> {
   return a.broker === 'sqlite' ? createSqlitePubSub(ctx) : createRedisPubSub(ctx);
 }
 
-/** Runs `total` publishes with `concurrency` in flight. */
-async function drive(total: number, concurrency: number, publishOne: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
+/** Runs publishes `from` .. `to - 1` with `concurrency` in flight. */
+async function drive(from: number, to: number, concurrency: number, publishOne: (i: number) => Promise<void>): Promise<void> {
+  let next = from;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) await publishOne(next++);
+      while (next < to) await publishOne(next++);
     }),
   );
+}
+
+/** Arrivals of messages 0 .. warmup + messages - 1; latencies of the measured ones only. */
+class Arrivals {
+  readonly sent: Float64Array;
+  readonly latencies: number[] = [];
+  private count = 0;
+  private target = Infinity;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly warmup: number, messages: number) {
+    this.sent = new Float64Array(warmup + messages);
+  }
+
+  arrived(i: number): void {
+    if (i >= this.warmup) this.latencies.push(performance.now() - this.sent[i]!);
+    if (++this.count >= this.target) this.wake?.();
+  }
+
+  /** Resolves once `n` messages (redeliveries included) have arrived. */
+  until(n: number): Promise<void> {
+    this.target = n;
+    return this.count >= n ? Promise.resolve() : new Promise((r) => (this.wake = r));
+  }
 }
 
 async function direct(a: Args, dir: string, topic: string): Promise<Result> {
   const pub = await component(a, dir, 'bench-direct-pub');
   const sub = await component(a, dir, 'bench-direct-sub');
-  const sent = new Float64Array(a.messages);
-  const latencies: number[] = [];
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const handle = await sub.subscribe({ topic, metadata: {} }, async (msg) => {
-    const i = Number(msg.data.toString());
-    latencies.push(performance.now() - sent[i]!);
-    if (latencies.length === a.messages) done();
-  });
+  const arrivals = new Arrivals(a.warmup, a.messages);
+  const handle = await sub.subscribe({ topic, metadata: {} }, async (msg) => arrivals.arrived(Number(msg.data.toString())));
+  const publishOne = async (i: number): Promise<void> => {
+    arrivals.sent[i] = performance.now();
+    await pub.publish({ topic, data: Buffer.from(String(i)), metadata: {} });
+  };
+  await drive(0, a.warmup, a.concurrency, publishOne);
+  await arrivals.until(a.warmup);
   const t0 = performance.now();
   const cpu0 = selfCpu();
-  await drive(a.messages, a.concurrency, async (i) => {
-    sent[i] = performance.now();
-    await pub.publish({ topic, data: Buffer.from(String(i)), metadata: {} });
-  });
-  await finished;
+  await drive(a.warmup, a.warmup + a.messages, a.concurrency, publishOne);
+  await arrivals.until(a.warmup + a.messages);
   const seconds = (performance.now() - t0) / 1000;
   const cpu = selfCpu() - cpu0;
   await handle.close();
   await pub.close?.();
   await sub.close?.();
-  return summarize(latencies, seconds, (cpu * 1e6) / a.messages, 'whole process: publisher, broker client, subscriber');
+  return summarize(arrivals.latencies, seconds, (cpu * 1e6) / a.messages, 'whole process: publisher, broker client, subscriber');
 }
 
 function startSidecarProcess(cli: string, args: string[], home: string, profile: string | undefined): Promise<{ child: ChildProcess; port: number }> {
@@ -176,10 +203,7 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
   mkdirSync(resources, { recursive: true });
   const md = Object.entries(metadataFor(a, dir, '')).map(([k, v]) => `  - name: ${k}\n    value: "${v}"`).join('\n');
   writeFileSync(join(resources, 'pubsub.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.${a.broker}\n  version: v1\n  metadata:\n${md}\n`);
-  const sent = new Float64Array(a.messages);
-  const latencies: number[] = [];
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
+  const arrivals = new Arrivals(a.warmup, a.messages);
   const app: Server = createServer((req, res) => {
     if (req.url === '/dapr/subscribe') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ pubsubname: 'pubsub', topic, route: '/in' }]));
@@ -194,10 +218,8 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const i = (JSON.parse(Buffer.concat(chunks).toString()) as { data: number }).data;
-      latencies.push(performance.now() - sent[i]!);
       res.writeHead(200).end();
-      if (latencies.length === a.messages) done();
+      arrivals.arrived((JSON.parse(Buffer.concat(chunks).toString()) as { data: number }).data);
     });
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
@@ -221,24 +243,31 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
     }
     await subPool.close();
     const pool = new Pool(`http://127.0.0.1:${pub.port}`, { connections: a.concurrency });
-    const t0 = performance.now();
-    const cpuPub0 = cpuOf(pub.child.pid);
-    const cpuSub0 = cpuOf(sub.child.pid);
-    await drive(a.messages, a.concurrency, async (i) => {
-      sent[i] = performance.now();
+    const publishOne = async (i: number): Promise<void> => {
+      arrivals.sent[i] = performance.now();
       const r = await pool.request({ method: 'POST', path: `/v1.0/publish/pubsub/${topic}`, headers: { 'content-type': 'application/json' }, body: String(i) });
       await r.body.dump();
       if (r.statusCode !== 204) throw new Error(`publish answered ${r.statusCode}`);
-    });
+    };
+    await drive(0, a.warmup, a.concurrency, publishOne);
+    await arrivals.until(a.warmup);
+    const t0 = performance.now();
+    const cpuPub0 = cpuOf(pub.child.pid);
+    const cpuSub0 = cpuOf(sub.child.pid);
+    await drive(a.warmup, a.warmup + a.messages, a.concurrency, publishOne);
     const published = (performance.now() - t0) / 1000;
-    await finished;
+    await arrivals.until(a.warmup + a.messages);
     console.log(`  (sidecars: all publishes answered after ${published.toFixed(2)} s)`);
     const seconds = (performance.now() - t0) / 1000;
-    const cpuPub = cpuOf(pub.child.pid) - cpuPub0;
-    const cpuSub = cpuOf(sub.child.pid) - cpuSub0;
+    const pubNow = cpuOf(pub.child.pid);
+    const subNow = cpuOf(sub.child.pid);
+    const cpuPub = pubNow.total - cpuPub0.total;
+    const cpuSub = subNow.total - cpuSub0.total;
+    const sysPub = pubNow.sys - cpuPub0.sys;
+    const sysSub = subNow.sys - cpuSub0.sys;
     await pool.close();
     const us = (x: number): string => ((x * 1e6) / a.messages).toFixed(0);
-    return summarize(latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `${pair === 'floor' ? 'both floor processes' : 'both sidecars'}: publisher ${us(cpuPub)} + subscriber ${us(cpuSub)}`);
+    return summarize(arrivals.latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `${pair === 'floor' ? 'both floor processes' : 'both sidecars'}: publisher ${us(cpuPub)} (sys ${us(sysPub)}) + subscriber ${us(cpuSub)} (sys ${us(sysSub)})`);
   } finally {
     await Promise.all([pub, sub].map((p) => new Promise<void>((r) => {
       p.child.once('exit', () => r());
@@ -255,7 +284,7 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const stamp = `${process.pid}-${Date.now()}`;
-  console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages, ${a.concurrency} publishes in flight, ${a.repeats} interleaved repeat(s)${a.base ? `, base build ${a.base}` : ''}`);
+  console.log(`pub/sub benchmark: broker ${a.broker}, ${a.messages} messages after ${a.warmup} unmeasured, ${a.concurrency} publishes in flight, ${a.repeats} interleaved repeat(s)${a.base ? `, base build ${a.base}` : ''}`);
   const rows: Record<string, Result[]> = { direct: [], sidecars: [], base: [], floor: [] };
   const label: Record<string, string> = { sidecars: 'two sidecars  ', base: 'base sidecars ', floor: 'floor (bare)  ' };
   const pairOf: Record<string, Pair> = { sidecars: { cli: CLI }, base: { cli: a.base ?? CLI }, floor: 'floor' };
