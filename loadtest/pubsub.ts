@@ -7,6 +7,8 @@
 //                                                [--profile DIR]   (CPU profiles of both sidecars, or floor processes)
 //                                                [--floor]         (redis only: adds the floor row)
 //                                                [--warmup 1000]   (messages sent first, not measured)
+//                                                [--sidecar-args "--enable-metrics=false ..."]
+//                                                                  (added to both sidecars of this build)
 //
 // --repeats runs the rows interleaved (direct, sidecars, direct, sidecars...); --base adds a row of
 // sidecars from another build (e.g. a copy of dist/ before a change), its place alternating with
@@ -48,6 +50,8 @@ interface Args {
   repeats: number;
   /** Another build's cli/main.js, compared interleaved with this one. */
   base: string | undefined;
+  /** Extra arguments for this build's two sidecars (not the base's), e.g. to switch a feature off. */
+  sidecarArgs: string[];
   /** Add the floor row (bare Node publisher and subscriber processes). */
   floor: boolean;
 }
@@ -71,6 +75,7 @@ function parse(argv: string[]): Args {
     repeats: Math.max(1, Number(get('repeats', '1'))),
     base: base ? resolve(base) : undefined,
     floor: argv.includes('--floor'),
+    sidecarArgs: get('sidecar-args', '').split(' ').filter((x) => x !== ''),
   };
 }
 
@@ -228,10 +233,10 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
   const redisHost = metadataFor(a, dir, '').redisHost!;
   const sub = pair === 'floor'
     ? await startSidecarProcess(FLOOR, ['sub', '--redis-host', redisHost, '--app-port', String(appPort), '--topic', topic], home, a.profile)
-    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources], home, a.profile);
+    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-sub', '--app-port', String(appPort), '--resources-path', resources, ...(pair.cli === CLI ? a.sidecarArgs : [])], home, a.profile);
   const pub = pair === 'floor'
     ? await startSidecarProcess(FLOOR, ['pub', '--redis-host', redisHost], home, a.profile)
-    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-pub', '--resources-path', resources], home, a.profile);
+    : await startSidecarProcess(pair.cli, ['sidecar', '--app-id', 'bench-pub', '--resources-path', resources, ...(pair.cli === CLI ? a.sidecarArgs : [])], home, a.profile);
   if (a.profile) console.log(`  (profiles in ${a.profile}: publisher pid ${pub.child.pid}, subscriber pid ${sub.child.pid})`);
   try {
     const subPool = new Pool(`http://127.0.0.1:${sub.port}`);
