@@ -183,7 +183,9 @@ export class AppChannel implements AppCaller {
       metrics.recordHttpClient(req.method, path, 500, performance.now() - started, sent, 0);
       throw err;
     }
-    metrics.recordHttpClient(req.method, path, res.statusCode, performance.now() - started, sent, Number(res.headers['content-length'] ?? 0) || 0);
+    // A forwarded answer's headers are parsed only if someone reads them (callText never does).
+    const received = res instanceof Forwarded ? res.contentLength : Number(res.headers['content-length'] ?? 0) || 0;
+    metrics.recordHttpClient(req.method, path, res.statusCode, performance.now() - started, sent, received);
     return res;
   }
 

@@ -67,6 +67,17 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     return out;
   }
 
+  /** The answer's Content-Length (0 when absent or invalid), without building `headers`. */
+  get contentLength(): number {
+    if (this.parsed) return Number(this.parsed['content-length'] ?? 0) || 0;
+    const raw = this.rawHeaders ?? [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const k = raw[i]!;
+      if (k.length === 14 && k.toString('latin1').toLowerCase() === 'content-length') return Number(raw[i + 1]!.toString('latin1')) || 0;
+    }
+    return 0;
+  }
+
   abort(err?: Error): void {
     const why = err ?? new Error('aborted');
     if (this.abortFn) this.abortFn(why);
