@@ -194,4 +194,30 @@ describe('Dapr metric families on a prom-client registry', () => {
     // Latency is recorded in whole milliseconds (1.7 ms counts as 1); the rule above is for one metric only.
     expect(text).toContain('dapr_http_server_latency_bucket{le="1",method="GET",path="/orders/abc/items/1",status="200"} 1');
   });
+
+  it('counts pub/sub egress and ingress per component, topic and status, with and without rules', async () => {
+    const { Registry } = await import('prom-client');
+    const { DaprMetrics } = await import('../../telemetry/metrics/dapr-metrics.js');
+    for (const rules of [[], [{ name: 'dapr_component_pubsub_egress_count', labels: [{ name: 'topic', regex: { 'orders': 'orders-[0-9]+' } }] }]]) {
+      const registry = new Registry();
+      const m = new DaprMetrics(registry, metricsSettings({ rules }), 'ns');
+      m.recordPublish('ps', 'orders-1', true, 3);
+      m.recordPublish('ps', 'orders-1', true, 4);
+      m.recordPublish('ps', 'orders-1', false, 5);
+      m.recordPublish('other', 'orders-2', true, 1);
+      m.recordDelivery('ps', 'orders-1', 'success', 'success', 2);
+      m.recordDelivery('ps', 'orders-1', 'success', 'success', 0);
+      m.recordDelivery('ps', 'orders-1', 'retry', 'retry', 7);
+      const text = await registry.metrics();
+      const topic = rules.length > 0 ? 'orders' : 'orders-1';
+      expect(text).toContain(`dapr_component_pubsub_egress_count{component="ps",namespace="ns",success="true",topic="${topic}"} 2`);
+      expect(text).toContain(`dapr_component_pubsub_egress_count{component="ps",namespace="ns",success="false",topic="${topic}"} 1`);
+      expect(text).toContain(`dapr_component_pubsub_egress_count{component="other",namespace="ns",success="true",topic="${rules.length > 0 ? 'orders' : 'orders-2'}"} 1`);
+      expect(text).toContain('dapr_component_pubsub_egress_latencies_count{component="ps",namespace="ns",success="true",topic="orders-1"} 2');
+      expect(text).toContain('dapr_component_pubsub_ingress_count{component="ps",namespace="ns",process_status="success",topic="orders-1",status="success"} 2');
+      expect(text).toContain('dapr_component_pubsub_ingress_count{component="ps",namespace="ns",process_status="retry",topic="orders-1",status="retry"} 1');
+      // A zero duration is counted but not observed, as before.
+      expect(text).toContain('dapr_component_pubsub_ingress_latencies_count{component="ps",namespace="ns",process_status="success",topic="orders-1",status="success"} 1');
+    }
+  });
 });
