@@ -259,11 +259,13 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
     const t0 = performance.now();
     const cpuPub0 = cpuOf(pub.child.pid);
     const cpuSub0 = cpuOf(sub.child.pid);
+    const cpuHarness0 = selfCpu();
     await drive(a.warmup, a.warmup + a.messages, a.concurrency, publishOne);
     const published = (performance.now() - t0) / 1000;
     await arrivals.until(a.warmup + a.messages);
     console.log(`  (sidecars: all publishes answered after ${published.toFixed(2)} s)`);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuHarness = selfCpu() - cpuHarness0;
     const pubNow = cpuOf(pub.child.pid);
     const subNow = cpuOf(sub.child.pid);
     const cpuPub = pubNow.total - cpuPub0.total;
@@ -272,7 +274,7 @@ async function throughSidecars(a: Args, dir: string, topic: string, pair: Pair):
     const sysSub = subNow.sys - cpuSub0.sys;
     await pool.close();
     const us = (x: number): string => ((x * 1e6) / a.messages).toFixed(0);
-    return summarize(arrivals.latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `${pair === 'floor' ? 'both floor processes' : 'both sidecars'}: publisher ${us(cpuPub)} (sys ${us(sysPub)}) + subscriber ${us(cpuSub)} (sys ${us(sysSub)})`);
+    return summarize(arrivals.latencies, seconds, ((cpuPub + cpuSub) * 1e6) / a.messages, `${pair === 'floor' ? 'both floor processes' : 'both sidecars'}: publisher ${us(cpuPub)} (sys ${us(sysPub)}) + subscriber ${us(cpuSub)} (sys ${us(sysSub)}); this process, client + app: ${us(cpuHarness)}`);
   } finally {
     await Promise.all([pub, sub].map((p) => new Promise<void>((r) => {
       p.child.once('exit', () => r());
