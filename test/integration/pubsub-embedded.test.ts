@@ -54,4 +54,33 @@ describe('embedded default pub/sub (pubsub.sqlite under BULWARK_HOME)', () => {
     await stopProcess(sub.sidecar);
     await stopProcess(publisher);
   });
+
+  it('delivers with the app token, the CloudEvent content type and a trace context', async () => {
+    const topic = `embedded-token-${process.pid}`;
+    const sidecar = await startSidecar({
+      appId: 'embedded-token',
+      home: tempDir('bulwark-home-'),
+      embeddedDefaults: true,
+      args: ['--app-port', '0'],
+      app: [process.execPath, APP],
+      env: { APP_API_TOKEN: 'app-secret', SUBSCRIPTIONS: JSON.stringify([{ pubsubname: 'pubsub', topic, route: '/in' }]) },
+    });
+    const md = await eventually(async () => {
+      const m = await metadata(sidecar);
+      return m.subscriptions.length > 0 ? m : undefined;
+    });
+    const res = await fetch(`${sidecar.url}/v1.0/publish/pubsub/${topic}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    expect(res.status).toBe(204);
+    const appUrl = `http://127.0.0.1:${md.appConnectionProperties.port}`;
+    const got = await eventually(async () => {
+      const list = (await (await fetch(`${appUrl}/control/received?path=%2Fin`)).json()) as Array<{ headers: Record<string, string>; body: { data: unknown } }>;
+      return list.length > 0 ? list : undefined;
+    });
+    expect(got[0]!.body.data).toEqual({ n: 1 });
+    expect(got[0]!.headers['dapr-api-token']).toBe('app-secret');
+    expect(got[0]!.headers['content-type']).toBe('application/cloudevents+json');
+    expect(got[0]!.headers.pubsubname).toBe('pubsub');
+    expect(got[0]!.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    await stopProcess(sidecar);
+  });
 });
