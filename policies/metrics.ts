@@ -1,7 +1,7 @@
 // Dapr's resiliency metrics (pkg/diagnostics/resiliency_monitoring.go). The counters exist from
 // start-up, before the metrics listener does; registerResiliencyMetrics() adds them to the
 // Prometheus registry that telemetry/metrics.ts creates. Empty label values stay present as "".
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/metrics/prom.js';
 import type { BreakerState } from './breaker.js';
 import type { PolicyKind } from './build.js';
 import type { Direction } from './lookup.js';

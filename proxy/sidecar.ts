@@ -456,7 +456,7 @@ async function startMetrics(options: SidecarOptions, resiliency: Resiliency, tel
   const registry = telemetry.registry;
   registerResiliencyMetrics(registry, resiliency.metrics);
   const server = createPlainServer((_req, res) => {
-    registry.metrics().then(
+    telemetry.scrape().then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       () => res.writeHead(500).end(),
     );

@@ -2,7 +2,6 @@
 // tracer (absent when samplingRate is "0"), Dapr's metric families (absent when metrics are off),
 // the Prometheus registry other parts register on, and the Telemetry facade blocks receive.
 // OpenTelemetry (SDK and exporters) is imported only when spans are exported somewhere.
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../core/component.js';
 import {
   passThroughSpan,
@@ -17,6 +16,7 @@ import { DaprActorMetrics } from './metrics/actor-metrics.js';
 import { DaprMetrics } from './metrics/dapr-metrics.js';
 import { DaprSecurityMetrics } from './metrics/security-metrics.js';
 import { DaprWorkflowMetrics } from './metrics/workflow-metrics.js';
+import { collectDefaultMetrics, Registry } from './metrics/prom.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
 import { PropagatingTracer } from './tracing/propagating-tracer.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
@@ -54,6 +54,8 @@ export class SidecarTelemetry implements Telemetry {
   /** dapr_runtime_workflow_*, undefined when metrics are off. */
   readonly workflows: DaprWorkflowMetrics | undefined;
   private readonly spans = new WeakMap<object, Span>();
+  /** prom-client's process_* and nodejs_* metrics wait for the first scrape (see scrape()). */
+  private defaultMetricsPending: boolean;
 
   static async create(o: SidecarTelemetryOptions): Promise<SidecarTelemetry> {
     const tracing = tracingSettings(o.tracing, o.env);
@@ -73,8 +75,8 @@ export class SidecarTelemetry implements Telemetry {
     this.registry = new Registry();
     this.registry.setDefaultLabels({ app_id: o.appId });
     const metricsOn = o.enableMetrics && this.metricSettings.enabled;
+    this.defaultMetricsPending = metricsOn;
     if (metricsOn) {
-      collectDefaultMetrics({ register: this.registry });
       this.metrics = new DaprMetrics(this.registry, this.metricSettings, o.namespace);
       this.actors = new DaprActorMetrics(this.registry);
       this.security = new DaprSecurityMetrics(this.registry);
@@ -88,6 +90,20 @@ export class SidecarTelemetry implements Telemetry {
       this.security = undefined;
       this.workflows = undefined;
     }
+  }
+
+  /**
+   * The registry's text for the metrics port. prom-client's default metrics are registered on
+   * the first scrape, not at start: loading them (and @opentelemetry/api, which they import)
+   * costs start-up time and idle memory for sidecars nobody scrapes. Their histograms (GC
+   * durations, event-loop delay) therefore count from the first scrape on.
+   */
+  scrape(): Promise<string> {
+    if (this.defaultMetricsPending) {
+      this.defaultMetricsPending = false;
+      collectDefaultMetrics(this.registry);
+    }
+    return this.registry.metrics();
   }
 
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span {

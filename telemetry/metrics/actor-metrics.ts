@@ -1,6 +1,6 @@
 // Dapr's dapr_runtime_actor_* metrics on the sidecar's registry. Labels carry the actor type
 // only (never an id), so the series count is bounded by the types the app hosts.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom.js';
 import type { ActorGauges, ActorMetrics } from '../../core/telemetry.js';
 
 export class DaprActorMetrics implements ActorMetrics {

@@ -2,7 +2,7 @@
 // daprd serves them (no `_total` appended; latencies in whole milliseconds; `app_id` is the
 // registry's default label). One method per thing that happens; the hot HTTP path caches the
 // label children per (method, path, status).
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from './prom.js';
 import type { ComponentMetricKind, PubsubProcessStatus } from '../../core/telemetry.js';
 import { PathLabeler } from './path-label.js';
 import { SIZE_BUCKETS, type MetricsSettings } from './settings.js';

@@ -2,7 +2,7 @@
 // sidecar's registry. The mTLS series carry the sidecar's own app_id (the registry default);
 // the ACL series carry the *caller's* app_id, trustDomain and namespace from its SPIFFE ID, as
 // daprd records them, so their count is bounded by the callers that reach this sidecar.
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from './prom.js';
 
 /** Who called, as the ACL saw it (absent without mTLS: the labels are empty). */
 export interface AclCaller {

@@ -2,7 +2,7 @@
 // and latency buckets (the configured latency distribution, as daprd uses for them). Workflow
 // and activity names come from the app; past MAX_NAMES distinct names the rest are counted
 // under `_other`, so a client that starts made-up names cannot grow the series without bound.
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from './prom.js';
 import type { WorkflowExecutionStatus, WorkflowMetrics, WorkflowOperation } from '../../core/telemetry.js';
 
 const MAX_NAMES = 200;
