@@ -2,8 +2,7 @@
 // readiness (its port accepts connections), optional health probing, max concurrency and
 // APP_API_TOKEN on every call.
 import { connect } from 'node:net';
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import { newPool, type Dispatcher, type Pool } from './undici.js';
 import type { AppCaller, AppCallRequest, AppCallResponse, AppTextResponse } from '../core/app.js';
 import type { Logger } from '../core/component.js';
 import { Forwarded } from './invoke/forwarded.js';
@@ -29,7 +28,8 @@ export type AppRequest = Omit<Dispatcher.RequestOptions, 'origin'>;
 
 export class AppChannel implements AppCaller {
   readonly origin: string;
-  private readonly pool: Pool;
+  /** Built on the first request to the app (undici loads then). */
+  private appPool: Pool | undefined;
   private ready = false;
   private healthy = true;
   private failures = 0;
@@ -42,7 +42,10 @@ export class AppChannel implements AppCaller {
   constructor(private readonly opts: AppChannelOptions) {
     const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
     this.origin = `http://${host}:${opts.port}`;
-    this.pool = new Pool(this.origin, { keepAliveTimeout: 30_000, connections: 128, pipelining: 1 });
+  }
+
+  private get pool(): Pool {
+    return (this.appPool ??= newPool(this.origin, { keepAliveTimeout: 30_000, connections: 128, pipelining: 1 }));
   }
 
   get isReady(): boolean {
@@ -223,7 +226,7 @@ export class AppChannel implements AppCaller {
   async close(): Promise<void> {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
-    await this.pool.close().catch(() => undefined);
+    await this.appPool?.close().catch(() => undefined);
   }
 }
 

@@ -6,7 +6,7 @@
 // chunks arrive (pausing the upstream socket while ours is full), and `dump` drops it (an answer
 // the resiliency policy discards) so the connection returns to its pool.
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../undici.js';
 import { copyResponseHeaders } from './headers.js';
 
 /** More than this of a dropped answer: the connection is closed rather than drained. */

@@ -7,7 +7,7 @@
 // as it arrives (forwarded.ts), so back-pressure holds end to end.
 import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, Pool, type Dispatcher } from 'undici';
+import { newAgent, newPool, type Agent, type Dispatcher, type Pool, type PoolOptions } from '../undici.js';
 import { Forwarded } from './forwarded.js';
 
 export interface UpstreamRequest {
@@ -33,16 +33,19 @@ export interface PoolSettings {
   /** Who owns these settings (an HTTPEndpoint name): its pool is never shared with other callers of the same origin. */
   owner?: string;
   /** A connector that builds each connection itself (the sidecars' mTLS: credentials rotate). */
-  connect?: Pool.Options['connect'];
+  connect?: PoolOptions['connect'];
 }
 
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
-  private readonly agent: Agent;
+  /** Built on the first call to a plain origin (undici loads then). */
+  private plain: Agent | undefined;
 
-  constructor(private readonly defaults: PoolSettings) {
+  constructor(private readonly defaults: PoolSettings) {}
+
+  private get agent(): Agent {
     // Streams may be long (SSE, large uploads): no idle timeouts on bodies or headers.
-    this.agent = new Agent({ connections: defaults.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    return (this.plain ??= newAgent({ connections: this.defaults.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 }));
   }
 
   private pool(origin: string, settings: PoolSettings): Pool {
@@ -50,7 +53,7 @@ export class Upstreams {
     let pool = this.pools.get(key);
     if (!pool) {
       const s = settings;
-      pool = new Pool(origin, {
+      pool = newPool(origin, {
         connections: s.connections,
         pipelining: 1,
         keepAliveTimeout: 30_000,
@@ -96,6 +99,6 @@ export class Upstreams {
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all([...all.map((p) => p.destroy().catch(() => undefined)), this.agent.destroy().catch(() => undefined)]);
+    await Promise.all([...all.map((p) => p.destroy().catch(() => undefined)), this.plain?.destroy().catch(() => undefined)]);
   }
 }

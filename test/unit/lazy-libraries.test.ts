@@ -2,9 +2,43 @@
 // undici's Pool and Agent from their own modules, prom-client's metric classes without its
 // default metrics, and the embedded default components without a YAML parser. These check the
 // pieces are the packages' own (an upgrade that moves a file fails here) and work.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as promClient from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import * as undici from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAgent, newPool, undiciPieces } from '../../proxy/undici.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from '../../telemetry/metrics/prom.js';
+
+describe('undici pieces', () => {
+  let server: Server;
+  let origin: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${req.method} ${req.url}`));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('are the classes the package exports', () => {
+    expect(undiciPieces().Pool).toBe(undici.Pool);
+    expect(undiciPieces().Agent).toBe(undici.Agent);
+  });
+
+  it('carry the request API that undici attaches to every dispatcher', async () => {
+    const pool = newPool(origin, { connections: 1 });
+    const agent = newAgent({ connections: 1 });
+    try {
+      const a = await pool.request({ method: 'GET', path: '/pool' });
+      expect(a.statusCode).toBe(200);
+      expect(await a.body.text()).toBe('GET /pool');
+      const b = await agent.request({ origin, method: 'POST', path: '/agent', body: 'x' });
+      expect(await b.body.text()).toBe('POST /agent');
+    } finally {
+      await Promise.all([pool.close(), agent.close()]);
+    }
+  });
+});
 
 describe('prom-client pieces', () => {
   it('are the classes the package exports', () => {
