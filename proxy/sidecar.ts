@@ -14,7 +14,6 @@ import { loadConfigurations, type Configuration } from '../resources/configurati
 import { decodeDocument, loadResources } from '../resources/load.js';
 import { formatGoDuration } from '../resources/duration.js';
 import type { ResourceSet } from '../resources/types.js';
-import { readYamlDocuments } from '../resources/yaml-file.js';
 import { createLogger } from '../telemetry/logging.js';
 import { SidecarTelemetry } from '../telemetry/sidecar-telemetry.js';
 import { runtimeGrpc } from './api/runtime-grpc.js';
@@ -22,7 +21,7 @@ import { runtimeRoutes, type RuntimeView } from './api/runtime-routes.js';
 import { AppChannel } from './app-channel.js';
 import { BLOCKS } from './blocks.js';
 import { loadComponents, type LoadedComponents } from './components-loader.js';
-import { embeddedDefaultsYaml } from './embedded-defaults.js';
+import { embeddedDefaults } from './embedded-defaults.js';
 import { invokeGrpc } from './invoke/grpc.js';
 import { InvocationService } from './invoke/service.js';
 import { apiLoggingLayer } from './layers/api-logging.js';
@@ -414,11 +413,9 @@ function readResources(options: SidecarOptions): ResourceSet {
   const loadOpts = { appId: options.appId, ...(options.namespace ? { namespace: options.namespace } : {}) };
   if (options.resourcesPaths.length > 0 || !options.embeddedDefaults) return loadResources(options.resourcesPaths, loadOpts);
   const set: ResourceSet = { components: [], httpEndpoints: [], subscriptions: [], resiliencies: [], warnings: [] };
-  for (const [name, text] of Object.entries(embeddedDefaultsYaml(options.homeDir))) {
-    for (const d of readYamlDocuments(`(embedded)/${name}`, text)) {
-      const r = decodeDocument(`(embedded)/${name}`, d.doc, d.value, set.warnings);
-      if (r?.kind === 'Component') set.components.push(r);
-    }
+  for (const [name, value] of Object.entries(embeddedDefaults(options.homeDir))) {
+    const r = decodeDocument(`(embedded)/${name}`, 1, value, set.warnings);
+    if (r?.kind === 'Component') set.components.push(r);
   }
   return set;
 }

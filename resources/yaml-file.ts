@@ -1,8 +1,14 @@
 // Reads a YAML file into its documents, with YAML 1.1 scalars as Go's sigs.k8s.io/yaml reads
 // them (`on`/`yes` are booleans). A syntax error names the file and the document.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { ResourceError } from './resource-error.js';
+
+// The yaml package (about 25 ms to load) is loaded by the first file read, not at start: a
+// sidecar with no resource or configuration files never needs it.
+let yaml: typeof Yaml | undefined;
+const loadYaml = (): typeof Yaml => (yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
 
 export interface YamlDocument {
   doc: number;
@@ -18,7 +24,7 @@ export function readYamlDocuments(file: string, text?: string): YamlDocument[] {
       throw new ResourceError(file, 0, '', `cannot read file: ${(err as Error).message}`, { cause: err });
     }
   }
-  const docs = parseAllDocuments(source, { version: '1.1', prettyErrors: true });
+  const docs = loadYaml().parseAllDocuments(source, { version: '1.1', prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   const out: YamlDocument[] = [];
   list.forEach((d, i) => {

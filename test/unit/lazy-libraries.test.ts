@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as promClient from 'prom-client';
 import * as undici from 'undici';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddedDefaults, embeddedDefaultsYaml } from '../../proxy/embedded-defaults.js';
 import { newAgent, newPool, undiciPieces } from '../../proxy/undici.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from '../../telemetry/metrics/prom.js';
 
@@ -57,5 +59,20 @@ describe('prom-client pieces', () => {
     expect(text).toContain('x_total 1');
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+  });
+});
+
+describe('embedded default components', () => {
+  it('read from the YAML `bulwark init` writes exactly as the sidecar decodes them without YAML', () => {
+    const home = '/tmp/a "quoted" home\\with backslash';
+    const yaml = embeddedDefaultsYaml(home);
+    const values = embeddedDefaults(home);
+    expect(Object.keys(yaml)).toEqual(['statestore.yaml', 'pubsub.yaml', 'lockstore.yaml', 'configstore.yaml']);
+    expect(Object.keys(values)).toEqual(Object.keys(yaml));
+    for (const file of Object.keys(yaml)) {
+      const docs = parseAllDocuments(yaml[file]!, { version: '1.1' });
+      expect(Array.isArray(docs) ? docs.map((d) => d.toJS()) : [docs.toJS()]).toEqual([values[file]]);
+    }
+    expect(values['statestore.yaml']).toMatchObject({ kind: 'Component', spec: { type: 'state.sqlite', metadata: [{ name: 'connectionString', value: `${home}/state.db` }, { name: 'actorStateStore', value: 'true' }] } });
   });
 });
