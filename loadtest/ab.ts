@@ -1,6 +1,7 @@
 // A/B of two builds of the sidecar on one path, interleaved (A B A B ...), for optimisation
 // notes: req/s at max load (wrk, or the in-process closed loop) and, less noisy on a shared
-// machine, the sidecars' CPU time per request.
+// machine, the sidecars' CPU time per request; RSS of the sidecars idle (right after start) and
+// the largest sampled under load.
 //
 //   cp -r dist /tmp/base/dist && ln -s $PWD/node_modules /tmp/base/node_modules   # the "before"
 //   node dist/loadtest/ab.js --base /tmp/base/dist/cli/main.js [--path front|invoke|state-get] [--rounds 4] [--duration 3]
@@ -8,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, findWrk, httpFire, wrkRun, type HttpRequestSpec } from './generator.js';
-import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, start, stopAll, waitEntry, waitFor } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, rssMB, start, stopAll, waitEntry, waitFor } from './procs.js';
 
 const get = (n: string, d: string): string => {
   const i = process.argv.indexOf(`--${n}`);
@@ -30,7 +31,9 @@ writeFileSync(join(dir, 'config.yaml'), `apiVersion: dapr.io/v1alpha1\nkind: Con
 const app = start('app', process.execPath, ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok'); }); }).listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`]);
 const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
 
-interface Side { name: string; origin: string; pids: number[]; req: HttpRequestSpec; cpu: number; ok: number; secs: number; tput: number[] }
+interface Side { name: string; origin: string; pids: number[]; req: HttpRequestSpec; cpu: number; ok: number; secs: number; tput: number[]; idleRss: number; maxRss: number }
+
+const rssOf = (s: Side): number => s.pids.reduce((a, p) => a + rssMB(p), 0);
 
 async function side(name: string, cli: string): Promise<Side> {
   const home = join(dir, name);
@@ -52,7 +55,8 @@ async function side(name: string, cli: string): Promise<Side> {
     await fetch(`${origin}/v1.0/state/statestore`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ key: 'ab', value: { n: 1 } }]) });
     req = { method: 'GET', path: '/v1.0/state/statestore/ab', expect: 200 };
   }
-  return { name, origin, pids, req, cpu: 0, ok: 0, secs: 0, tput: [] };
+  const idleRss = pids.reduce((a, p) => a + rssMB(p), 0);
+  return { name, origin, pids, req, cpu: 0, ok: 0, secs: 0, tput: [], idleRss, maxRss: 0 };
 }
 
 try {
@@ -70,12 +74,15 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
       const c0 = s.pids.reduce((a, p) => a + cpuSeconds(p), 0);
+      const sampler = setInterval(() => (s.maxRss = Math.max(s.maxRss, rssOf(s))), 200);
       const out = wrk ? await wrkRun(wrk, s.origin + s.req.path, s.req, connections, duration, join(dir, 'ab.lua')) : await (async () => {
         const h = httpFire(s.origin, s.req, connections);
         const x = await closedLoop(h.fire, connections, duration);
         await h.close();
         return x;
       })();
+      clearInterval(sampler);
+      s.maxRss = Math.max(s.maxRss, rssOf(s));
       s.cpu += s.pids.reduce((a, p) => a + cpuSeconds(p), 0) - c0;
       s.ok += out.ok;
       s.secs += out.seconds;
@@ -87,7 +94,7 @@ try {
   const [a, b] = sides as [Side, Side];
   const us = (s: Side): number => (s.cpu / s.ok) * 1e6;
   console.log(`\n${path}: ${rounds} interleaved rounds x ${duration}s, ${connections} connections (${wrk ? 'wrk' : 'node closed loop'})`);
-  for (const s of sides) console.log(`${s.name.padEnd(8)} ${(s.ok / s.secs).toFixed(0).padStart(7)} req/s  [${s.tput.map((x) => x.toFixed(0)).join(' ')}]  sidecar CPU ${us(s).toFixed(0)} µs/req`);
+  for (const s of sides) console.log(`${s.name.padEnd(8)} ${(s.ok / s.secs).toFixed(0).padStart(7)} req/s  [${s.tput.map((x) => x.toFixed(0)).join(' ')}]  sidecar CPU ${us(s).toFixed(0)} µs/req  RSS ${s.idleRss.toFixed(0)} MB idle / ${s.maxRss.toFixed(0)} MB load`);
   console.log(`B/A: throughput ${((b.ok / b.secs) / (a.ok / a.secs)).toFixed(2)}x, CPU per request ${(us(b) / us(a)).toFixed(2)}x`);
 } finally {
   await stopAll();
