@@ -63,6 +63,10 @@ export class AppChannel implements AppCaller {
 
   /** Polls the app port until it accepts a TCP connection, then starts health probes. */
   start(): void {
+    // The app is starting too: build the pool (undici loads, ~25 ms) while its port is not up yet.
+    setImmediate(() => {
+      if (!this.closed) void this.pool;
+    });
     const attempt = (): void => {
       if (this.closed) return;
       const sock = connect({ host: this.opts.address, port: this.opts.port });
