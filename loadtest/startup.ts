@@ -1,7 +1,8 @@
 // Start-up time and idle memory of the sidecar: starts `bulwark sidecar` (and `bulwark run` with an
 // app) N times per case, interleaved (A B C A B C) so drift on a shared machine cancels, and
 // reports time to healthy (spawn → first `GET /v1.0/healthz` answered 204, polled every 5 ms)
-// and RSS after an idle pause. `--profile` runs each case once more under `--cpu-prof` and prints
+// and RSS after an idle pause. The sidecar's CPU time until healthy (utime + stime from /proc) is
+// printed too: on a shared machine it moves far less than the wall-clock time. `--profile` runs each case once more under `--cpu-prof` and prints
 // where start-up time goes, per package (node internals are charged to the code that called them).
 //
 //   npm run build && node dist/loadtest/startup.js [--runs 5] [--idle 2] [--cases none,defaults,redis-tracing,run,help]
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { summarize } from './latency.js';
-import { CLI, REDIS_STATESTORE_YAML, freePort, rssMB, start, stop, stopAll, type Running } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, freePort, rssMB, start, stop, stopAll, type Running } from './procs.js';
 
 interface Case {
   name: string;
@@ -104,6 +105,8 @@ function parseArgs(argv: string[]): Args {
 
 interface Sample {
   readyMs: number;
+  /** CPU time of the started process until healthy (10 ms resolution). */
+  cpuMs: number;
   rssMB: number;
 }
 
@@ -134,12 +137,13 @@ async function once(c: Case, main: string, dir: string, idleS: number, extraNode
   try {
     if (c.name === 'help') {
       await new Promise<void>((res) => (r.child.exitCode !== null ? res() : r.child.once('exit', () => res())));
-      return { readyMs: Number(process.hrtime.bigint() - t0) / 1e6, rssMB: NaN };
+      return { readyMs: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: NaN, rssMB: NaN };
     }
     const readyMs = await untilHealthy(r, ports.http, t0);
+    // `bulwark run` hosts the sidecar in its own process (the app is its child): CPU and RSS of the spawned process.
+    const cpuMs = cpuSeconds(r.child.pid!) * 1000;
     await sleep(idleS * 1000);
-    // `bulwark run` hosts the sidecar in its own process (the app is its child): RSS of the spawned process.
-    return { readyMs, rssMB: rssMB(r.child.pid!) };
+    return { readyMs, cpuMs, rssMB: rssMB(r.child.pid!) };
   } finally {
     await stop(r);
   }
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
       }
     }
     console.log(`\n${builds.map((b) => `${b.label}: ${b.main}`).join('; ')}\n${a.runs} starts per case, interleaved; RSS after ${a.idleS} s idle\n`);
-    console.log(`| case |${a.base ? ' build |' : ''} healthy p50 ms | max ms | idle RSS p50 MB | max MB |\n|---|${a.base ? '---|' : ''}---:|---:|---:|---:|`);
+    console.log(`| case |${a.base ? ' build |' : ''} healthy p50 ms | max ms | CPU to healthy p50 ms | idle RSS p50 MB | max MB |\n|---|${a.base ? '---|' : ''}---:|---:|---:|---:|---:|`);
     for (const name of a.cases) {
       for (const b of builds) {
         const s = samples.get(key(b.label, name)) ?? [];
@@ -242,7 +246,9 @@ async function main(): Promise<void> {
         const t = summarize(s.map((x) => x.readyMs));
         const rss = s.map((x) => x.rssMB).filter((x) => !Number.isNaN(x));
         const m = rss.length ? summarize(rss) : undefined;
-        console.log(`| ${CASES[name]!.what}${failed ? ` (${failed} failed starts)` : ''} |${a.base ? ` ${b.label} |` : ''} ${t.p50.toFixed(0)} | ${t.max.toFixed(0)} | ${m ? m.p50.toFixed(1) : '–'} | ${m ? m.max.toFixed(1) : '–'} |`);
+        const cpu = s.map((x) => x.cpuMs).filter((x) => !Number.isNaN(x));
+        const c = cpu.length ? summarize(cpu) : undefined;
+        console.log(`| ${CASES[name]!.what}${failed ? ` (${failed} failed starts)` : ''} |${a.base ? ` ${b.label} |` : ''} ${t.p50.toFixed(0)} | ${t.max.toFixed(0)} | ${c ? c.p50.toFixed(0) : '–'} | ${m ? m.p50.toFixed(1) : '–'} | ${m ? m.max.toFixed(1) : '–'} |`);
       }
     }
     if (a.profile) for (const name of a.cases) if (name !== 'help') await profileCase(CASES[name]!, a.main, dirs.get(name)!);
