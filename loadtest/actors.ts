@@ -2,7 +2,7 @@
 // through a second sidecar (remote owner, one extra hop over the internal listener) against a
 // plain service invocation of the same app, same run, interleaved (A B C A B C).
 //
-//   npx tsc -p . && node dist/loadtest/actors.js [--seconds 5] [--concurrency 32] [--ids 1000] [--repeats 2]
+//   npm run build && node dist/loadtest/actors.js [--seconds 5] [--concurrency 32] [--ids 1000] [--repeats 2]
 //
 // Calls spread over `--ids` actor ids, so the per-actor turn lock measures its cost, not queueing.
 import { mkdtempSync, writeFileSync } from 'node:fs';

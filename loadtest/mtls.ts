@@ -2,7 +2,7 @@
 // ECDSA P-256 and RSA 2048 certificates; (2) two-hop invocation (client -> sidecar A -> sidecar
 // B -> app) with mTLS against plaintext, same run, same machine, pooled keep-alive connections.
 //
-//   npx tsc -p . && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300] [--handshakes-only] [--mtls-first]
+//   npm run build && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300] [--handshakes-only] [--mtls-first]
 //                                        [--profile DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';

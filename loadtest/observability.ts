@@ -12,7 +12,7 @@
 // busy machine is noisy, the sidecar's own CPU time per request (from /proc) is reported too:
 // it is what tracing and metrics actually add.
 //
-//   npx tsc -p . && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
+//   npm run build && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';

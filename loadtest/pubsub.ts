@@ -2,7 +2,7 @@
 // (publisher sidecar -> broker -> subscriber sidecar -> app) against a direct client of the same
 // broker (the broker component used in-process, no sidecars), in the same run.
 //
-//   npx tsc -p . && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
+//   npm run build && node dist/loadtest/pubsub.js [--broker sqlite|redis] [--messages 5000] [--concurrency 32]
 //                                                [--repeats 1] [--base OTHER/dist/cli/main.js]
 //                                                [--profile DIR]   (CPU profiles of both sidecars, or floor processes)
 //                                                [--floor]         (redis only: adds the floor row)
