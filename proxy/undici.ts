@@ -3,7 +3,7 @@
 // 3 MB). undici's index module loads every part of the package (fetch, WebSocket, cookies,
 // cache, mocks, interceptors: about 50 ms more and 3 MB of heap), so Pool and Agent are taken
 // from their own modules, with the request API undici's index attaches to every dispatcher.
-// undici has no exports map; test/unit/undici-pieces.test.ts checks these are the package's
+// undici has no exports map; test/unit/lazy-libraries.test.ts checks these are the package's
 // own classes, so an upgrade that moves them fails there.
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';

@@ -1,7 +1,7 @@
 // The one place prom-client is loaded. Its index module also loads the default (process_*,
 // nodejs_*) metrics and, through them, @opentelemetry/api: about 35 ms of start-up and several
 // MB of heap that a sidecar nobody scrapes never needs. The metric classes are taken from their
-// own modules instead (prom-client has no exports map; test/unit/metrics-prom.test.ts checks
+// own modules instead (prom-client has no exports map; test/unit/lazy-libraries.test.ts checks
 // they are the classes the package exports), and the default metrics are loaded on demand.
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
