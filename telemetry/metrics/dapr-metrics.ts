@@ -65,7 +65,7 @@ export class DaprMetrics {
   private readonly grpcServerLatency: Histogram<string>;
   private readonly egressChildren = new Map<string, CountAndLatency>();
   private readonly ingressChildren = new Map<string, CountAndLatency>();
-  private readonly grpcChildren = new Map<string, { completed: ReturnType<Counter<string>['labels']>; latency: ReturnType<Histogram<string>['labels']> }>();
+  private readonly grpcChildren = new Map<string, CountAndLatency>();
 
   constructor(
     readonly registry: Registry,
@@ -131,6 +131,18 @@ export class DaprMetrics {
     return m && METHODS.has(m) ? m : 'UNKNOWN';
   }
 
+  /** A counter's and a histogram's children for one label set, made once per `key` (without
+   * metric rules): prom-client hashes a label object on every call given one. */
+  private cachedPair(cache: Map<string, CountAndLatency>, key: string, count: Counter<string>, latency: Histogram<string>, labels: () => Labels): CountAndLatency {
+    let c = cache.get(key);
+    if (!c) {
+      const l = labels();
+      c = { count: count.labels(l), latency: latency.labels(l) };
+      cache.set(key, c);
+    }
+    return c;
+  }
+
   /** Applies `spec.metric.rules` for `metric` (only called when rules exist). */
   private rewrite(metric: string, labels: Labels): Labels {
     const rules = this.settings.rules.get(metric);
@@ -184,14 +196,8 @@ export class DaprMetrics {
       this.grpcServerCompleted.inc(this.labels('dapr_grpc_io_server_completed_rpcs', { grpc_server_method: method, grpc_server_status: status }));
       this.grpcServerLatency.observe(this.labels('dapr_grpc_io_server_server_latency', { grpc_server_method: method, grpc_server_status: status }), ms);
     } else {
-      const key = `${method} ${status}`;
-      let c = this.grpcChildren.get(key);
-      if (!c) {
-        const l = { grpc_server_method: method, grpc_server_status: status };
-        c = { completed: this.grpcServerCompleted.labels(l), latency: this.grpcServerLatency.labels(l) };
-        this.grpcChildren.set(key, c);
-      }
-      c.completed.inc();
+      const c = this.cachedPair(this.grpcChildren, `${method} ${status}`, this.grpcServerCompleted, this.grpcServerLatency, () => ({ grpc_server_method: method, grpc_server_status: status }));
+      c.count.inc();
       c.latency.observe(ms);
     }
   }
@@ -240,12 +246,7 @@ export class DaprMetrics {
     if (this.settings.rules.size === 0) {
       // Per message: cached children, as on the HTTP path (prom-client hashes a label object per call).
       const key = `${success ? 't' : 'f'}${component}\u0000${topic}`;
-      let c = this.egressChildren.get(key);
-      if (!c) {
-        const l = { component, namespace: this.ns, success: String(success), topic };
-        c = { count: this.egressCount.labels(l), latency: this.egressLatency.labels(l) };
-        this.egressChildren.set(key, c);
-      }
+      const c = this.cachedPair(this.egressChildren, key, this.egressCount, this.egressLatency, () => ({ component, namespace: this.ns, success: String(success), topic }));
       c.count.inc();
       c.latency.observe(elapsedMs);
       return;
@@ -258,12 +259,7 @@ export class DaprMetrics {
   recordDelivery(component: string, topic: string, processStatus: PubsubProcessStatus, status: PubsubProcessStatus, elapsedMs: number): void {
     if (this.settings.rules.size === 0) {
       const key = `${processStatus}\u0000${status}\u0000${component}\u0000${topic}`;
-      let c = this.ingressChildren.get(key);
-      if (!c) {
-        const l = { component, namespace: this.ns, process_status: processStatus, topic, status };
-        c = { count: this.ingressCount.labels(l), latency: this.ingressLatency.labels(l) };
-        this.ingressChildren.set(key, c);
-      }
+      const c = this.cachedPair(this.ingressChildren, key, this.ingressCount, this.ingressLatency, () => ({ component, namespace: this.ns, process_status: processStatus, topic, status }));
       c.count.inc();
       if (elapsedMs > 0) c.latency.observe(elapsedMs);
       return;
