@@ -39,3 +39,8 @@ export function readYamlDocuments(file: string, text?: string): YamlDocument[] {
   });
   return out;
 }
+
+/** `value` as one YAML document that this module's reader (YAML 1.1 scalars) reads back equal. */
+export function stringifyYaml(value: unknown): string {
+  return loadYaml().stringify(value, { version: '1.1' });
+}
