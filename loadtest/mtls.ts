@@ -6,7 +6,8 @@
 //                                        [--profile DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { cpuSeconds } from './procs.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createSecureContext, createServer as createTlsServer, connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -61,8 +62,7 @@ const children: ChildProcess[] = [];
 
 /** user+system CPU milliseconds of a process so far (Linux /proc, 100 ticks a second). */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return cpuSeconds(pid) * 1000;
 }
 /** --profile DIR: the sidecars run with --cpu-prof (profiles written when they stop). */
 const PROFILE = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf('--profile'));

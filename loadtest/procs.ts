@@ -80,11 +80,17 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map(stop));
 }
 
-/** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, 100 ticks/s). */
-export function cpuSeconds(pid: number): number {
+/** User and system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, 100 ticks/s). */
+export function cpuTimes(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
+}
+
+/** User + system CPU seconds of a process. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
 }
 
 /** Resident set size in MB (VmRSS from /proc/<pid>/status). */

@@ -28,7 +28,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpuTimes } from './procs.js';
 import { Pool } from 'undici';
 import type { ComponentContext, Logger } from '../core/component.js';
 import type { PubSub } from '../core/pubsub/component.js';
@@ -98,8 +99,8 @@ function summarize(latencies: number[], seconds: number, cpuUs: number, cpuNote:
 /** User + system CPU seconds a child has used, and the system part (Linux /proc; 0 elsewhere). */
 function cpuOf(pid: number | undefined): { total: number; sys: number } {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    return { total: (Number(fields[11]) + Number(fields[12])) / 100, sys: Number(fields[12]) / 100 };
+    const t = cpuTimes(pid!);
+    return { total: t.user + t.sys, sys: t.sys };
   } catch {
     return { total: 0, sys: 0 };
   }
