@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startMember, type Member } from '../helpers/mesh.js';
+import { startMember, type Member } from '../helpers/mesh.js';
 import { CLI, eventually, startProcess, tempDir } from '../helpers/processes.js';
 import { certInit, foreignCa, svid } from '../helpers/security.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,11 +40,13 @@ beforeAll(async () => {
   await certInit(home);
   await cli('cert', 'issue', '--out', file('front'), '--dns', 'localhost', '--ip', '127.0.0.1');
   await cli('cert', 'issue', '--out', file('client'), '--uri', 'spiffe://public/ns/default/curl');
-  strictPort = await freePort();
-  openPort = await freePort();
   const tls = ['--public-tls-cert-file', file('front.crt'), '--public-tls-key-file', file('front.key')];
-  strict = await startMember('web', home, { args: ['--public-port', String(strictPort), ...tls, '--public-tls-client-ca-file', file('certs/ca.crt'), ...GRPC] });
-  open = await startMember('site', home, { args: ['--public-port', String(openPort), ...tls, ...GRPC] });
+  // Port 0 and the bound port read back: a port picked free beforehand can be taken by a
+  // parallel test before the sidecar binds it.
+  strict = await startMember('web', home, { args: ['--public-port', '0', ...tls, '--public-tls-client-ca-file', file('certs/ca.crt'), ...GRPC] });
+  strictPort = Number((await strict.sidecar.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
+  open = await startMember('site', home, { args: ['--public-port', '0', ...tls, ...GRPC] });
+  openPort = Number((await open.sidecar.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
 }, 60_000);
 
 describe('HTTPS fronting', () => {
@@ -113,8 +115,8 @@ describe('reloading a replaced fronting certificate', () => {
     await cli('cert', 'issue', '--out', file('second'), '--dns', 'localhost', '--ip', '127.0.0.1');
     copyFileSync(file('front.crt'), file('live.crt'));
     copyFileSync(file('front.key'), file('live.key'));
-    const port = await freePort();
-    const m = await startMember('renewing', home, { args: ['--public-port', String(port), '--public-tls-cert-file', file('live.crt'), '--public-tls-key-file', file('live.key'), ...GRPC] });
+    const m = await startMember('renewing', home, { args: ['--public-port', '0', '--public-tls-cert-file', file('live.crt'), '--public-tls-key-file', file('live.key'), ...GRPC] });
+    const port = Number((await m.sidecar.waitFor(/public fronting on [^:\s]+:(\d+)/))[1]);
     const first = await servedSerial(port);
     const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
     expect(await get(agent, port, '/before')).toEqual({ status: 200, reused: false });
