@@ -2,8 +2,12 @@
 // ECDSA P-256 and RSA 2048 certificates; (2) two-hop invocation (client -> sidecar A -> sidecar
 // B -> app) with mTLS against plaintext, same run, same machine, pooled keep-alive connections.
 //
-//   npm run build && node dist/loadtest/mtls.js [--seconds 10] [--concurrency 32] [--handshakes 300] [--handshakes-only] [--mtls-first]
+//   npm run build && node dist/loadtest/mtls.js [--seconds 4] [--rounds 4] [--concurrency 32] [--handshakes 300] [--handshakes-only]
 //                                        [--profile DIR]
+//
+// Sidecars started first measured faster on this machine whatever they run (up to ~30 %), so
+// each round starts a fresh plaintext pair and a fresh mTLS pair, in alternating order, drives
+// them in alternating order, and stops them; the cost is reported per round and over all rounds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -86,11 +90,13 @@ function start(args: string[], env: Record<string, string>, pattern: RegExp): Pr
 interface Mesh {
   url: string;
   pids: number[];
+  stop(): void;
 }
 
 async function mesh(appPort: number, mtls: boolean): Promise<Mesh> {
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const resources = mkdtempSync(join(tmpdir(), 'bulwark-bench-res-'));
+  const first = children.length;
   let flags: string[] = [];
   if (mtls) {
     await new Promise<void>((r) => spawn(process.execPath, [CLI, 'cert', 'init'], { env: { ...process.env, BULWARK_HOME: home } }).once('exit', () => r()));
@@ -101,7 +107,14 @@ async function mesh(appPort: number, mtls: boolean): Promise<Mesh> {
   const env = { BULWARK_HOME: home };
   await start([CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
   const a = await start([CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);
-  return { url: `http://127.0.0.1:${a[1]}`, pids: children.slice(-2).map((c) => c.pid!) };
+  const mine = children.slice(first);
+  return {
+    url: `http://127.0.0.1:${a[1]}`,
+    pids: mine.slice(-2).map((c) => c.pid!),
+    stop: () => {
+      for (const c of mine) c.kill('SIGTERM');
+    },
+  };
 }
 
 interface Run {
@@ -162,30 +175,41 @@ async function main(): Promise<void> {
   const app = createHttpServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
   const appPort = (app.address() as AddressInfo).port;
-  const seconds = arg('seconds', 10);
+  const seconds = arg('seconds', 4);
+  const rounds = arg('rounds', 4);
   const concurrency = arg('concurrency', 32);
-  // The sidecars started first have measured faster on this machine whatever they run, so the
-  // order alternates with --mtls-first and a fair figure is the mean of both orders.
-  const mtlsFirst = process.argv.includes('--mtls-first');
-  const secure = mtlsFirst ? await mesh(appPort, true) : undefined;
-  const plain = await mesh(appPort, false);
-  const secureMesh = secure ?? (await mesh(appPort, true));
-  await drive(plain, 2, concurrency); // warm-up both
-  await drive(secureMesh, 2, concurrency);
   const plainRuns: Run[] = [];
   const mtlsRuns: Run[] = [];
-  for (let round = 0; round < 2; round++) {
-    plainRuns.push(await drive(plain, seconds, concurrency));
-    mtlsRuns.push(await drive(secureMesh, seconds, concurrency));
+  console.log(`two-hop invoke, ${concurrency} concurrent, ${rounds} rounds of ${seconds}s per variant, fresh sidecars each round, start and drive order alternating:`);
+  for (let round = 0; round < rounds; round++) {
+    const mtlsFirst = round % 2 === 1;
+    const firstMesh = await mesh(appPort, mtlsFirst);
+    const secondMesh = await mesh(appPort, !mtlsFirst);
+    const [secure, plain] = mtlsFirst ? [firstMesh, secondMesh] : [secondMesh, firstMesh];
+    await drive(plain, 1, concurrency); // warm-up both
+    await drive(secure, 1, concurrency);
+    const order = mtlsFirst ? [secure, plain] : [plain, secure];
+    const runs: Run[] = [];
+    for (const m of order) runs.push(await drive(m, seconds, concurrency));
+    const [p, m] = mtlsFirst ? [runs[1]!, runs[0]!] : [runs[0]!, runs[1]!];
+    plainRuns.push(p);
+    mtlsRuns.push(m);
+    console.log(
+      `  round ${round + 1} (${mtlsFirst ? 'mTLS' : 'plaintext'} first): plaintext ${p.perSecond.toFixed(0)} req/s ${(p.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, ` +
+        `mTLS ${m.perSecond.toFixed(0)} req/s ${(m.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, cost ${((1 - m.perSecond / p.perSecond) * 100).toFixed(1)}%`,
+    );
+    firstMesh.stop();
+    secondMesh.stop();
   }
-  const avg = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0) / xs.length;
-  const p = avg(plainRuns, 'perSecond');
-  const m = avg(mtlsRuns, 'perSecond');
-  const pc = avg(plainRuns, 'cpuPerRequest');
-  const mc = avg(mtlsRuns, 'cpuPerRequest');
-  console.log(`two-hop invoke, ${concurrency} concurrent, 2 x ${seconds}s each, interleaved, ${mtlsFirst ? 'mTLS' : 'plaintext'} sidecars started first:`);
-  console.log(`  throughput: plaintext ${p.toFixed(0)} req/s, mTLS ${m.toFixed(0)} req/s, mTLS/plaintext ${(m / p).toFixed(3)} (cost ${((1 - m / p) * 100).toFixed(1)}%)`);
-  console.log(`  sidecar CPU per request (both sidecars): plaintext ${pc.toFixed(3)} ms, mTLS ${mc.toFixed(3)} ms, extra ${((mc / pc - 1) * 100).toFixed(1)}%`);
+  const sum = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0);
+  const p = sum(plainRuns, 'perSecond');
+  const m = sum(mtlsRuns, 'perSecond');
+  const pc = sum(plainRuns, 'cpuPerRequest') / rounds;
+  const mc = sum(mtlsRuns, 'cpuPerRequest') / rounds;
+  const costs = plainRuns.map((r, i) => 1 - mtlsRuns[i]!.perSecond / r.perSecond).sort((a, b) => a - b);
+  const median = costs.length % 2 ? costs[(costs.length - 1) / 2]! : (costs[costs.length / 2 - 1]! + costs[costs.length / 2]!) / 2;
+  console.log(`  throughput over all rounds: plaintext ${(p / rounds).toFixed(0)} req/s, mTLS ${(m / rounds).toFixed(0)} req/s, cost ${((1 - m / p) * 100).toFixed(1)}% (median of rounds ${(median * 100).toFixed(1)}%)`);
+  console.log(`  sidecar CPU per request (both sidecars): plaintext ${(pc * 1000).toFixed(0)} µs, mTLS ${(mc * 1000).toFixed(0)} µs, extra ${((mc / pc - 1) * 100).toFixed(1)}%`);
   app.close();
 }
 
