@@ -53,7 +53,6 @@ export class SidecarTelemetry implements Telemetry {
   readonly security: DaprSecurityMetrics | undefined;
   /** dapr_runtime_workflow_*, undefined when metrics are off. */
   readonly workflows: DaprWorkflowMetrics | undefined;
-  private readonly spans = new WeakMap<object, Span>();
   /** prom-client's process_* and nodejs_* metrics wait for the first scrape (see scrape()). */
   private defaultMetricsPending: boolean;
 
@@ -108,15 +107,6 @@ export class SidecarTelemetry implements Telemetry {
 
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span {
     return this.tracer ? this.tracer.startSpan(name, kind, parent) : passThroughSpan(parent);
-  }
-
-  /** The trace layer records each API request's span here, keyed by the request object. */
-  bindSpan(req: object, span: Span): void {
-    this.spans.set(req, span);
-  }
-
-  spanOf(req: object): Span | undefined {
-    return this.spans.get(req);
   }
 
   recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number, parent?: Span): void {

@@ -16,7 +16,7 @@ export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
     if (ex.path.includes('/healthz')) return next(ex);
     const headers = ex.req.headers;
     const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-    telemetry.bindSpan(ex.req, span);
+    ex.span = span;
     const traceparent = span.traceparent!;
     headers.traceparent = traceparent;
     if (span.tracestate) headers.tracestate = span.tracestate;
@@ -152,7 +152,7 @@ export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): L
     const headers = ex.req.headers;
     const method = withoutLeadingSlashes(ex.path);
     const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-    telemetry.bindSpan(ex.req, span);
+    ex.span = span;
     headers.traceparent = span.traceparent!;
     if (span.tracestate) headers.tracestate = span.tracestate;
     else delete headers.tracestate;
