@@ -19,7 +19,10 @@ export interface Span {
   readonly tracestate: string | undefined;
   /** 32 lower-hex trace id, or '' when there is no context at all. */
   readonly traceId: string;
-  /** True when the span is sampled and will be exported; attributes are worth computing only then. */
+  /**
+   * True when the span is sampled and will be exported; attributes are worth computing only then.
+   * A span that is not recording only carries context: its other methods, end() too, do nothing.
+   */
   readonly isRecording: boolean;
   setAttribute(key: string, value: AttributeValue): void;
   updateName(name: string): void;
