@@ -20,8 +20,6 @@
 //     [--base /tmp/before/dist/cli/main.js] [--variants off,metrics,rate-1e-4,sampled] [--paths front,invoke]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +40,10 @@ function textArg(name: string): string | undefined {
 
 const APP = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end('ok')); })
   .listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`;
+
+const SINK = `let n = 0; process.on('SIGUSR2', () => console.log('SINK-BYTES ' + n));
+require('node:http').createServer((req, res) => { req.on('data', (c) => (n += c.length)); req.on('end', () => res.end('{}')); })
+  .listen(0, '127.0.0.1', function () { console.log('SINK-PORT ' + this.address().port); });`;
 
 interface Running {
   child: ChildProcess;
@@ -117,14 +119,10 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 4);
   const rounds = arg('rounds', 3);
   const concurrency = arg('concurrency', 32);
-  // The OTLP sink: accepts and discards exports.
-  let exported = 0;
-  const sink = createServer((req, res) => {
-    req.on('data', (c: Buffer) => (exported += c.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
-  const sinkPort = (sink.address() as AddressInfo).port;
+  // The OTLP sink, in its own process so that receiving exports does not slow the driver here:
+  // accepts and discards them, and reports the bytes it got when asked (SIGUSR2).
+  const sink = spawnLogged(process.execPath, ['-e', SINK]);
+  const sinkPort = Number((await waitFor(sink, /SINK-PORT (\d+)/))[1]);
 
   const app = spawnLogged(process.execPath, ['-e', APP]);
   const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
@@ -229,11 +227,12 @@ async function main(): Promise<void> {
         console.log(`${t.name.padEnd(12)} ${cell(t.cpu.front, t.done.front, b.cpu.front, b.done.front)} | ${cell(t.cpu.api, t.done.api, b.cpu.api, b.done.api)}`);
       }
     }
-    console.log(`OTLP bytes received by the sink: ${exported}`);
+    sink.child.kill('SIGUSR2');
+    console.log(`OTLP bytes received by the sink: ${(await waitFor(sink, /SINK-BYTES (\d+)/))[1]}`);
   } finally {
     for (const v of variants) v.proc?.child.kill('SIGTERM');
     app.child.kill('SIGTERM');
-    sink.close();
+    sink.child.kill('SIGTERM');
   }
 }
 
