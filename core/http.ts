@@ -2,6 +2,7 @@
 // (core/<block>/routes.ts): one exchange per request, handlers and layers over it, routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DaprError } from './errors.js';
+import type { Span } from './telemetry.js';
 
 export class Exchange {
   /** Path parameters of the matched route, unescaped. */
@@ -12,6 +13,8 @@ export class Exchange {
   readonly path: string;
   /** The raw query string without '?', possibly ''. */
   readonly rawQuery: string;
+  /** The request's API span, set by the trace layer when tracing is on. */
+  span: Span | undefined;
   private parsedQuery: URLSearchParams | undefined;
 
   constructor(
@@ -25,6 +28,7 @@ export class Exchange {
     this.rawQuery = q < 0 ? '' : url.slice(q + 1);
     this.params = {};
     this.route = '';
+    this.span = undefined;
     this.parsedQuery = undefined;
   }
 

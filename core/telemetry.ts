@@ -19,7 +19,10 @@ export interface Span {
   readonly tracestate: string | undefined;
   /** 32 lower-hex trace id, or '' when there is no context at all. */
   readonly traceId: string;
-  /** True when the span is sampled and will be exported; attributes are worth computing only then. */
+  /**
+   * True when the span is sampled and will be exported; attributes are worth computing only then.
+   * A span that is not recording only carries context: its other methods, end() too, do nothing.
+   */
   readonly isRecording: boolean;
   setAttribute(key: string, value: AttributeValue): void;
   updateName(name: string): void;
@@ -74,11 +77,9 @@ export interface Telemetry {
   readonly workflows?: WorkflowMetrics | undefined;
   /** Starts a span as a child of `parent` (or a new root). Always end() it. */
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders): Span;
-  /** The API span of the request `req` belongs to (the trace layer's), if tracing is on. */
-  spanOf(req: object): Span | undefined;
   /**
    * One call to a component; `operation` as Dapr names it (get, set, delete, bulk_get, ...).
-   * With `parent` (e.g. `spanOf(ex.req)`) a sampled request also gets a child span for the call.
+   * With `parent` (e.g. the request's `ex.span`) a sampled request also gets a child span for the call.
    */
   recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number, parent?: Span): void;
   /** One publish to a broker (dapr_component_pubsub_egress_*); `parent` as for recordComponent. */
@@ -112,7 +113,6 @@ export function passThroughSpan(parent?: TraceHeaders): Span {
 
 export const noTelemetry: Telemetry = {
   startSpan: (_name, _kind, parent) => passThroughSpan(parent),
-  spanOf: () => undefined,
   recordComponent: () => undefined,
   recordPublish: () => undefined,
   recordDelivery: () => undefined,

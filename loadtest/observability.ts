@@ -12,11 +12,14 @@
 // busy machine is noisy, the sidecar's own CPU time per request (from /proc) is reported too:
 // it is what tracing and metrics actually add.
 //
+// `--base <dist/cli/main.js of another build>` runs every variant on that build as well,
+// interleaved with this one (the order of the two flips every round), for a before/after in one
+// run; `--variants off,sampled` and `--paths front,invoke` pick what runs.
+//
 //   npm run build && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
+//     [--base /tmp/before/dist/cli/main.js] [--variants off,metrics,rate-1e-4,sampled] [--paths front,invoke]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +33,17 @@ function arg(name: string, dflt: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
+function textArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const APP = `require('node:http').createServer((req, res) => { req.resume(); req.on('end', () => res.end('ok')); })
   .listen(0, '127.0.0.1', function () { console.log('APP-PORT ' + this.address().port); });`;
+
+const SINK = `let n = 0; process.on('SIGUSR2', () => console.log('SINK-BYTES ' + n));
+require('node:http').createServer((req, res) => { req.on('data', (c) => (n += c.length)); req.on('end', () => res.end('{}')); })
+  .listen(0, '127.0.0.1', function () { console.log('SINK-PORT ' + this.address().port); });`;
 
 interface Running {
   child: ChildProcess;
@@ -59,6 +71,9 @@ async function waitFor(r: Running, re: RegExp, ms = 60_000): Promise<RegExpMatch
 
 interface Variant {
   name: string;
+  /** 'this' or 'base' (--base). */
+  build: string;
+  cli: string;
   tracing: string;
   metrics: boolean;
   api?: string;
@@ -104,93 +119,120 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 4);
   const rounds = arg('rounds', 3);
   const concurrency = arg('concurrency', 32);
-  // The OTLP sink: accepts and discards exports.
-  let exported = 0;
-  const sink = createServer((req, res) => {
-    req.on('data', (c: Buffer) => (exported += c.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
-  const sinkPort = (sink.address() as AddressInfo).port;
+  // The OTLP sink, in its own process so that receiving exports does not slow the driver here:
+  // accepts and discards them, and reports the bytes it got when asked (SIGUSR2).
+  const sink = spawnLogged(process.execPath, ['-e', SINK]);
+  const sinkPort = Number((await waitFor(sink, /SINK-PORT (\d+)/))[1]);
 
   const app = spawnLogged(process.execPath, ['-e', APP]);
   const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
 
-  const variants: Variant[] = [
-    { name: 'off', tracing: '"0"', metrics: false, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
-    { name: 'metrics', tracing: '"0"', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
-    { name: 'rate-1e-4', tracing: '""', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
-    { name: 'sampled', tracing: '"1"', metrics: true, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } },
+  const specs = [
+    { name: 'off', tracing: '"0"', metrics: false },
+    { name: 'metrics', tracing: '"0"', metrics: true },
+    { name: 'rate-1e-4', tracing: '""', metrics: true },
+    { name: 'sampled', tracing: '"1"', metrics: true },
   ];
+  const only = textArg('variants')?.split(',');
+  const paths = new Set(textArg('paths')?.split(',') ?? ['front', 'invoke']);
+  const baseCli = textArg('base');
+  const builds: Array<[string, string]> = [['this', CLI], ...(baseCli ? [['base', resolve(baseCli)] as [string, string]] : [])];
+  const variants: Variant[] = [];
+  for (const spec of specs) {
+    if (only && !only.includes(spec.name)) continue;
+    for (const [build, cli] of builds) variants.push({ ...spec, build, cli, done: { front: 0, api: 0 }, cpu: { front: 0, api: 0 } });
+  }
+  const id = (v: Variant): string => `${v.build}-${v.name}`;
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-obs-bench-'));
   try {
     for (const v of variants) {
-      const home = join(dir, v.name);
+      const home = join(dir, id(v));
       mkdirSync(home, { recursive: true });
       const cfg = join(home, 'config.yaml');
       const otel = v.name === 'sampled' ? `\n    otel:\n      endpointAddress: "127.0.0.1:${sinkPort}"\n      isSecure: false\n      protocol: http` : '';
       writeFileSync(cfg, `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: bench\nspec:\n  tracing:\n    samplingRate: ${v.tracing}${otel}\n  metric:\n    enabled: ${v.metrics}\n`);
-      const appId = `bench-${v.name}`;
       mkdirSync(join(home, 'none'), { recursive: true });
-      v.proc = spawnLogged(process.execPath, [CLI, 'sidecar', '--app-id', appId, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
+      v.proc = spawnLogged(process.execPath, [v.cli, 'sidecar', '--app-id', `bench-${id(v)}`, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
     }
     for (const v of variants) {
       // With --log-level warn the listening lines are not printed; read the registry entry instead.
-      const home = join(dir, v.name);
+      const home = join(dir, id(v));
       const entry = await (async () => {
         const { readEntries } = await import('../proxy/naming/local-registry.js');
         const deadline = Date.now() + 60_000;
         for (;;) {
-          const e = readEntries(home).find((x) => x.appId === `bench-${v.name}`);
+          const e = readEntries(home).find((x) => x.appId === `bench-${id(v)}`);
           if (e) return e;
-          if (v.proc!.child.exitCode !== null || Date.now() > deadline) throw new Error(`sidecar ${v.name} did not start:\n${v.proc!.out}`);
+          if (v.proc!.child.exitCode !== null || Date.now() > deadline) throw new Error(`sidecar ${id(v)} did not start:\n${v.proc!.out}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
       v.api = `http://127.0.0.1:${entry.httpPort}`;
       v.front = `http://127.0.0.1:${(entry as { publicPort?: number }).publicPort}`;
     }
+    const invokePath = (v: Variant): string => `/v1.0/invoke/bench-${id(v)}/method/x`;
     // Warm-up: JIT, pools.
     for (const v of variants) {
-      await drive(v.front!, '/x', 1, concurrency);
-      await drive(v.api!, `/v1.0/invoke/bench-${v.name}/method/x`, 1, concurrency);
+      if (paths.has('front')) await drive(v.front!, '/x', 1, concurrency);
+      if (paths.has('invoke')) await drive(v.api!, invokePath(v), 1, concurrency);
     }
     for (let r = 0; r < rounds; r++) {
-      for (const v of variants) {
+      // Variants in order; the two builds of a variant back to back, their order flipped every round.
+      const order: Variant[] = [];
+      for (let k = 0; k < variants.length; k += builds.length) {
+        const group = variants.slice(k, k + builds.length);
+        order.push(...(r % 2 === 0 ? group : group.reverse()));
+      }
+      for (const v of order) {
         const pid = v.proc!.child.pid!;
-        let c0 = cpuSeconds(pid);
-        v.done.front += await drive(v.front!, '/x', seconds, concurrency);
-        let c1 = cpuSeconds(pid);
-        v.cpu.front += c1 - c0;
-        c0 = c1;
-        v.done.api += await drive(v.api!, `/v1.0/invoke/bench-${v.name}/method/x`, seconds, concurrency);
-        c1 = cpuSeconds(pid);
-        v.cpu.api += c1 - c0;
+        if (paths.has('front')) {
+          const c0 = cpuSeconds(pid);
+          v.done.front += await drive(v.front!, '/x', seconds, concurrency);
+          v.cpu.front += cpuSeconds(pid) - c0;
+        }
+        if (paths.has('invoke')) {
+          const c0 = cpuSeconds(pid);
+          v.done.api += await drive(v.api!, invokePath(v), seconds, concurrency);
+          v.cpu.api += cpuSeconds(pid) - c0;
+        }
       }
     }
     const total = rounds * seconds;
-    const base = variants[0]!.done;
-    console.log(`\nobservability cost, ${rounds} rounds x ${seconds}s per variant and path, concurrency ${concurrency}`);
-    console.log('variant      fronting req/s   vs off   CPU us/req   vs off | invoke API req/s   vs off   CPU us/req   vs off');
-    const pct = (x: number, b: number): string => `${(((x - b) / b) * 100).toFixed(1)}%`.padStart(7);
+    const pct = (x: number, b: number | undefined): string => (b && x ? `${(((x - b) / b) * 100).toFixed(1)}%` : '-').padStart(7);
     const us = (cpu: number, n: number): number => (cpu / Math.max(1, n)) * 1e6;
-    const baseFront = us(variants[0]!.cpu.front, base.front);
-    const baseApi = us(variants[0]!.cpu.api, base.api);
-    for (const v of variants) {
-      const f = v.done.front / total;
-      const a = v.done.api / total;
-      const fu = us(v.cpu.front, v.done.front);
-      const au = us(v.cpu.api, v.done.api);
-      console.log(
-        `${v.name.padEnd(12)} ${f.toFixed(0).padStart(14)}   ${pct(v.done.front, base.front)}   ${fu.toFixed(0).padStart(10)}   ${pct(fu, baseFront)} | ` +
-          `${a.toFixed(0).padStart(16)}   ${pct(v.done.api, base.api)}   ${au.toFixed(0).padStart(10)}   ${pct(au, baseApi)}`,
-      );
+    const perSecond = (n: number): string => (n / total).toFixed(0);
+    const cpuText = (cpu: number, n: number): string => (n > 0 ? us(cpu, n).toFixed(1) : '-');
+    console.log(`\nobservability cost, ${rounds} rounds x ${seconds}s per variant and path, concurrency ${concurrency}`);
+    for (const [build, cli] of builds) {
+      const mine = variants.filter((v) => v.build === build);
+      const off = mine.find((v) => v.name === 'off');
+      if (builds.length > 1) console.log(`\n${build}: ${cli}`);
+      console.log('variant      fronting req/s   vs off   CPU us/req   vs off | invoke API req/s   vs off   CPU us/req   vs off');
+      for (const v of mine) {
+        const fu = us(v.cpu.front, v.done.front);
+        const au = us(v.cpu.api, v.done.api);
+        console.log(
+          `${v.name.padEnd(12)} ${perSecond(v.done.front).padStart(14)}   ${pct(v.done.front, off?.done.front)}   ${cpuText(v.cpu.front, v.done.front).padStart(10)}   ${pct(fu, off && us(off.cpu.front, off.done.front))} | ` +
+            `${perSecond(v.done.api).padStart(16)}   ${pct(v.done.api, off?.done.api)}   ${cpuText(v.cpu.api, v.done.api).padStart(10)}   ${pct(au, off && us(off.cpu.api, off.done.api))}`,
+        );
+      }
     }
-    console.log(`OTLP bytes received by the sink: ${exported}`);
+    if (builds.length > 1) {
+      console.log('\nthis build against base (CPU us/req and req/s: this / base)');
+      console.log('variant      fronting CPU          req/s | invoke CPU            req/s');
+      for (let k = 0; k < variants.length; k += 2) {
+        const [t, b] = [variants[k]!, variants[k + 1]!];
+        const cell = (cpuT: number, nT: number, cpuB: number, nB: number): string =>
+          `${cpuText(cpuT, nT)} / ${cpuText(cpuB, nB)}`.padEnd(15) + `${pct(nT, nB)}`;
+        console.log(`${t.name.padEnd(12)} ${cell(t.cpu.front, t.done.front, b.cpu.front, b.done.front)} | ${cell(t.cpu.api, t.done.api, b.cpu.api, b.done.api)}`);
+      }
+    }
+    sink.child.kill('SIGUSR2');
+    console.log(`OTLP bytes received by the sink: ${(await waitFor(sink, /SINK-BYTES (\d+)/))[1]}`);
   } finally {
     for (const v of variants) v.proc?.child.kill('SIGTERM');
     app.child.kill('SIGTERM');
-    sink.close();
+    sink.child.kill('SIGTERM');
   }
 }
 

@@ -162,20 +162,28 @@ export class AppChannel implements AppCaller {
    * The proxy's way in (invocation, fronting): the answer's head; the caller relays or drops
    * its body. Same token, limits and metrics as `request`.
    */
-  async forward(req: AppRequest): Promise<Forwarded> {
-    const limited = this.opts.maxConcurrency > 0;
-    if (limited) await this.acquire();
+  forward(req: AppRequest): Promise<Forwarded> {
+    // Without a concurrency limit (the default) nothing is awaited before the dispatch.
+    return this.opts.maxConcurrency > 0 ? this.forwardLimited(req) : this.dispatchForward(req, false);
+  }
+
+  private async forwardLimited(req: AppRequest): Promise<Forwarded> {
+    await this.acquire();
+    return this.dispatchForward(req, true);
+  }
+
+  private dispatchForward(req: AppRequest, limited: boolean): Promise<Forwarded> {
     const headers = req.headers as Record<string, string | string[]>;
     if (this.opts.appApiToken) headers['dapr-api-token'] = this.opts.appApiToken;
     const answer = new Forwarded(req.signal as AbortSignal | undefined);
     if (limited) answer.onSettled = () => this.release();
-    return this.measured(req, () => {
-      this.pool.dispatch({ origin: this.origin, method: req.method, path: req.path, headers, body: req.body ?? null }, answer);
-      return answer.head;
-    });
+    const metrics = this.opts.metrics;
+    if (metrics) answer.measure(metrics, req.method, pathOf(req.path), sentBytes(headers));
+    this.pool.dispatch({ origin: this.origin, method: req.method, path: req.path, headers, body: req.body ?? null }, answer);
+    return answer.head;
   }
 
-  /** Runs `send` under dapr_http_client_* (absent when metrics are off). */
+  /** Runs `send` under dapr_http_client_* (absent when metrics are off); forward() records through its Forwarded. */
   private async measured<T extends { statusCode: number; headers: Record<string, unknown> }>(req: AppRequest, send: () => Promise<T>): Promise<T> {
     const metrics = this.opts.metrics;
     if (!metrics) return send();
@@ -190,8 +198,7 @@ export class AppChannel implements AppCaller {
       metrics.recordHttpClient(req.method, path, 500, performance.now() - started, sent, 0);
       throw err;
     }
-    // A forwarded answer's headers are parsed only if someone reads them (callText never does).
-    const received = res instanceof Forwarded ? res.contentLength : Number(res.headers['content-length'] ?? 0) || 0;
+    const received = Number(res.headers['content-length'] ?? 0) || 0;
     metrics.recordHttpClient(req.method, path, res.statusCode, performance.now() - started, sent, received);
     return res;
   }

@@ -220,7 +220,6 @@ export class Sidecar {
           omitHealthChecks: apiLogging?.omitHealthChecks === true,
         },
         apiLogger,
-        (req) => telemetry.spanOf(req),
       ),
       // Innermost: every handler may throw; the layers above see the final status.
       rescueLayer(logger),

@@ -1,7 +1,7 @@
 // The sidecar's telemetry, built once from Configuration `spec.tracing` and `spec.metric`: the
 // tracer (absent when samplingRate is "0"), Dapr's metric families (absent when metrics are off),
 // the Prometheus registry other parts register on, and the Telemetry facade blocks receive.
-// OpenTelemetry (SDK and exporters) is imported only when spans are exported somewhere.
+// The exporters (./tracing/tracer.ts) are imported only when spans are exported somewhere.
 import type { Logger } from '../core/component.js';
 import {
   passThroughSpan,
@@ -19,10 +19,12 @@ import { DaprWorkflowMetrics } from './metrics/workflow-metrics.js';
 import { collectDefaultMetrics, Registry } from './metrics/prom.js';
 import { metricsSettings, type MetricsSettings } from './metrics/settings.js';
 import { PropagatingTracer } from './tracing/propagating-tracer.js';
+import { epochMs } from './tracing/recorded-span.js';
 import { tracingSettings, type TracingSettings } from './tracing/settings.js';
 
-/** What the trace layers need: ./tracing/tracer.ts (OpenTelemetry) or PropagatingTracer. */
+/** What the trace layers need: the tracer, recording into exporters (./tracing/tracer.ts) or not. */
 export interface SpanSource {
+  /** `startTimeMs`: epoch milliseconds, fractional (epochMs()), for a back-dated span. */
   startSpan(name: string, kind: SpanKind, parent?: TraceHeaders, startTimeMs?: number): Span;
   shutdown(): Promise<void>;
 }
@@ -53,7 +55,6 @@ export class SidecarTelemetry implements Telemetry {
   readonly security: DaprSecurityMetrics | undefined;
   /** dapr_runtime_workflow_*, undefined when metrics are off. */
   readonly workflows: DaprWorkflowMetrics | undefined;
-  private readonly spans = new WeakMap<object, Span>();
   /** prom-client's process_* and nodejs_* metrics wait for the first scrape (see scrape()). */
   private defaultMetricsPending: boolean;
 
@@ -62,7 +63,7 @@ export class SidecarTelemetry implements Telemetry {
     let tracer: SpanSource | undefined;
     if (tracing.samplingRate > 0) {
       const exported = tracing.otlp !== undefined || tracing.zipkinUrl !== undefined || tracing.stdout;
-      tracer = exported ? new (await import('./tracing/tracer.js')).Tracer(tracing, o.appId, o.logger, o.env) : new PropagatingTracer(tracing.samplingRate);
+      tracer = exported ? await (await import('./tracing/tracer.js')).createTracer(tracing, o.appId, o.logger, o.env) : new PropagatingTracer(tracing.samplingRate);
     }
     return new SidecarTelemetry(o, tracing, tracer);
   }
@@ -110,15 +111,6 @@ export class SidecarTelemetry implements Telemetry {
     return this.tracer ? this.tracer.startSpan(name, kind, parent) : passThroughSpan(parent);
   }
 
-  /** The trace layer records each API request's span here, keyed by the request object. */
-  bindSpan(req: object, span: Span): void {
-    this.spans.set(req, span);
-  }
-
-  spanOf(req: object): Span | undefined {
-    return this.spans.get(req);
-  }
-
   recordComponent(kind: ComponentMetricKind, component: string, operation: string, success: boolean, elapsedMs: number, parent?: Span): void {
     this.metrics?.recordComponent(kind, component, operation, success, elapsedMs);
     if (parent?.isRecording) this.componentSpan(`${kind}/${component}/${operation}`, kind, component, operation, success, elapsedMs, parent);
@@ -136,7 +128,7 @@ export class SidecarTelemetry implements Telemetry {
    */
   private componentSpan(name: string, system: string, component: string, operation: string, success: boolean, elapsedMs: number, parent: Span): void {
     if (!this.tracer) return;
-    const span = this.tracer!.startSpan(name, 'client', parent, Date.now() - elapsedMs);
+    const span = this.tracer.startSpan(name, 'client', parent, epochMs() - elapsedMs);
     span.setAttribute('db.system', system);
     span.setAttribute('db.name', component);
     span.setAttribute('db.operation', operation);

@@ -57,7 +57,7 @@ function invokeHandler(s: ActorsService): Handler {
     const { type, id } = target(ex);
     const method = ex.params.method!;
     const body = await ex.body();
-    const span = s.spanOf(ex.req);
+    const span = ex.span;
     const parent = span ? { traceparent: span.traceparent, tracestate: span.tracestate } : { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') };
     send(ex, await invokeActor(s, type, id, method, callHeaders(ex.req.headers), body, ex.rawQuery, parent));
   };

@@ -41,10 +41,6 @@ export class ActorsService {
     return this.ctx.appId;
   }
 
-  spanOf(req: object): Span | undefined {
-    return this.ctx.telemetry.spanOf(req);
-  }
-
   /** The internal listener is bound: placement can announce where this sidecar is. */
   attachPeers(peers: PeerClient): void {
     this.peers = peers;

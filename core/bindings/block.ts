@@ -12,7 +12,7 @@ export const bindingsBlock: BlockFactory = (ctx) => {
   const inputs = new InputBindings(loaded, ctx.app, ctx.policies, ctx.telemetry, ctx.logger.child({ block: 'bindings' }));
   return {
     name: 'bindings',
-    routes: bindingsRoutes(service, ctx.telemetry),
+    routes: bindingsRoutes(service),
     grpcServices: bindingsGrpc(service),
     onAppReady: () => inputs.start(),
     close: async () => inputs.close(),

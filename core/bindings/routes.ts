@@ -3,7 +3,6 @@
 // returned nothing.
 import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
-import type { Telemetry } from '../telemetry.js';
 import { goJsonMarshal } from './go-json.js';
 import type { BindingsService } from './service.js';
 
@@ -13,11 +12,11 @@ interface OutputBindingRequest {
   metadata: Record<string, string>;
 }
 
-export function bindingsRoutes(service: BindingsService, telemetry: Telemetry): Route[] {
+export function bindingsRoutes(service: BindingsService): Route[] {
   const handler = async (ex: Exchange): Promise<void> => {
     const name = ex.params.name!;
     const req = await parseRequest(ex);
-    const span = telemetry.spanOf(ex.req);
+    const span = ex.span;
     const baggage = ex.req.headers.baggage;
     addCallContext(req.metadata, span?.traceparent ?? ex.header('traceparent'), span?.tracestate ?? ex.header('tracestate'), Array.isArray(baggage) ? baggage.join(',') : baggage);
     const failedMetadata: Record<string, string> = {};

@@ -6,5 +6,5 @@ import { ConversationService } from './service.js';
 
 export const conversationBlock: BlockFactory = (ctx) => {
   const service = new ConversationService(ctx.components.of<ConversationModel>('conversation'), ctx.policies, ctx.telemetry);
-  return { name: 'conversation', routes: conversationRoutes(service, ctx.telemetry) };
+  return { name: 'conversation', routes: conversationRoutes(service) };
 };

@@ -4,7 +4,6 @@ import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
 import type { ConversationResult } from './component.js';
 import { parseAlpha1, parseAlpha2 } from './request.js';
-import type { Telemetry } from '../telemetry.js';
 import type { ConversationService } from './service.js';
 
 async function bodyOf(ex: Exchange): Promise<Record<string, unknown>> {
@@ -45,7 +44,7 @@ function alpha1Body(contextId: string | undefined, r: ConversationResult): Recor
   return { ...(contextId ? { contextID: contextId } : {}), outputs: r.choices.map((c) => (c.content ? { result: c.content } : {})) };
 }
 
-export function conversationRoutes(service: ConversationService, telemetry: Telemetry): Route[] {
+export function conversationRoutes(service: ConversationService): Route[] {
   return [
     {
       method: 'POST',
@@ -55,7 +54,7 @@ export function conversationRoutes(service: ConversationService, telemetry: Tele
         const name = ex.params.name!;
         service.model(name);
         const req = parseAlpha2(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha2Body(req.contextId, await service.converse(name, req, telemetry.spanOf(ex.req))));
+        ex.sendJson(200, alpha2Body(req.contextId, await service.converse(name, req, ex.span)));
       },
     },
     {
@@ -66,7 +65,7 @@ export function conversationRoutes(service: ConversationService, telemetry: Tele
         const name = ex.params.name!;
         service.model(name);
         const req = parseAlpha1(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha1Body(req.contextId, await service.converse(name, req, telemetry.spanOf(ex.req))));
+        ex.sendJson(200, alpha1Body(req.contextId, await service.converse(name, req, ex.span)));
       },
     },
   ];

@@ -7,5 +7,5 @@ import { CryptoService } from './service.js';
 
 export const cryptoBlock: BlockFactory = (ctx) => {
   const service = new CryptoService(ctx.components.of<CryptoProvider>('crypto'), ctx.policies, ctx.telemetry, join(ctx.homeDir, 'tmp', 'crypto'));
-  return { name: 'crypto', routes: cryptoRoutes(service, ctx.telemetry) };
+  return { name: 'crypto', routes: cryptoRoutes(service) };
 };

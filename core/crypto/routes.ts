@@ -5,10 +5,9 @@
 import { pipeline } from 'node:stream/promises';
 import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
-import type { Telemetry } from '../telemetry.js';
 import type { CryptoResult, CryptoService } from './service.js';
 
-export function cryptoRoutes(service: CryptoService, telemetry: Telemetry): Route[] {
+export function cryptoRoutes(service: CryptoService): Route[] {
   const subtle = async (): Promise<void> => {
     throw new DaprError('apiUnimplemented', 'subtle crypto API is not implemented');
   };
@@ -28,7 +27,7 @@ export function cryptoRoutes(service: CryptoService, telemetry: Telemetry): Rout
             decryptionKeyName: ex.header('dapr-decryption-key-name'),
           },
           ex.req,
-          telemetry.spanOf(ex.req),
+          ex.span,
         );
         await send(ex, r);
       },
@@ -37,7 +36,7 @@ export function cryptoRoutes(service: CryptoService, telemetry: Telemetry): Rout
       method: 'PUT',
       path: '/v1.0-alpha1/crypto/{name}/decrypt',
       group: 'crypto',
-      handler: async (ex) => send(ex, await service.decrypt(ex.params.name!, ex.header('dapr-key-name'), ex.req, telemetry.spanOf(ex.req))),
+      handler: async (ex) => send(ex, await service.decrypt(ex.params.name!, ex.header('dapr-key-name'), ex.req, ex.span)),
     },
     { method: 'POST', path: '/v1.0-alpha1/subtlecrypto/{name}/{op}', group: 'subtlecrypto', handler: subtle },
   ];

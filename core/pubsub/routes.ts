@@ -8,7 +8,7 @@ import { childContext } from './trace.js';
 // With tracing on, the event carries the API span itself (as Dapr writes it); otherwise a child
 // of the caller's context, or a new trace.
 function trace(ex: Exchange, telemetry: Telemetry): { traceparent: string; tracestate: string } {
-  const span = telemetry.spanOf(ex.req);
+  const span = ex.span;
   if (span?.traceparent) return { traceparent: span.traceparent, tracestate: span.tracestate ?? '' };
   return childContext(ex.header('traceparent'), ex.header('tracestate'));
 }
@@ -20,7 +20,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
     service.resolve(pubsubName, topic, ex);
     const body = await ex.body();
     const input = { pubsubName, topic, body, contentType: ex.header('content-type'), metadata: ex.queryMetadata(), trace: trace(ex, telemetry) };
-    await publishRecorded(service, telemetry, input, telemetry.spanOf(ex.req));
+    await publishRecorded(service, telemetry, input, ex.span);
     ex.sendEmpty(204);
   };
 

@@ -30,7 +30,7 @@ export async function workflowBlock(ctx: BlockContext): Promise<Block> {
   const engine = new WorkflowEngine({ store, logger: ctx.logger, telemetry: ctx.telemetry, owners, retention: retentionPolicy(ctx.configuration.workflow) });
   return {
     name: 'workflow',
-    routes: workflowRoutes(engine, (req) => ctx.telemetry.spanOf(req)),
+    routes: workflowRoutes(engine),
     internalRoutes: workflowInternalRoutes(engine),
     grpcServices: { [TASK_HUB_SERVICE]: taskHubService(engine, ctx.logger) },
     // Instances are loaded once placement says which ones this sidecar runs. A store that cannot

@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { DaprError, type ErrorKind } from '../errors.js';
 import type { Exchange, Handler, Route } from '../http.js';
-import type { Span } from '../telemetry.js';
 import { WorkflowError, type WorkflowEngine } from './engine.js';
 import type { InstanceRecord } from './store.js';
 import { checkInstanceId } from './validate.js';
@@ -59,7 +58,7 @@ async function run(kind: ErrorKind, op: () => Promise<void>): Promise<void> {
   }
 }
 
-export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => Span | undefined = () => undefined): Route[] {
+export function workflowRoutes(engine: WorkflowEngine): Route[] {
   const start: Handler = async (ex) => {
     const name = ex.params.id ?? '';
     if (!name) throw new DaprError('workflowNameMissing', 'workflow name is not configured');
@@ -67,7 +66,7 @@ export function workflowRoutes(engine: WorkflowEngine, spanOf: (req: object) => 
     const bad = checkInstanceId(id);
     if (bad) throw bad;
     const input = await rawBody(ex);
-    const traceparent = spanOf(ex.req)?.traceparent ?? ex.header('traceparent');
+    const traceparent = ex.span?.traceparent ?? ex.header('traceparent');
     await run('workflowStart', () => engine.measured('create_workflow', async () => void (await engine.start(name, id, input, undefined, undefined, traceparent))));
     ex.sendJson(202, { instanceID: id });
   };

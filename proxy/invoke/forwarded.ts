@@ -16,6 +16,11 @@ const QUEUE_LIMIT = 64 * 1024;
 
 type Headers = Record<string, string | string[] | undefined>;
 
+/** Where a forwarded exchange records dapr_http_client_* (the app channel's metrics). */
+export interface ForwardMetrics {
+  recordHttpClient(method: string | undefined, path: string, status: number, elapsedMs: number, sentBytes: number, receivedBytes: number): void;
+}
+
 export class Forwarded implements Dispatcher.DispatchHandler {
   statusCode = 0;
   private rawHeaders: Buffer[] | null = null;
@@ -38,6 +43,11 @@ export class Forwarded implements Dispatcher.DispatchHandler {
   private failBody: ((err: Error) => void) | null = null;
   /** Called once when the exchange with the upstream is over, whatever the outcome. */
   onSettled: (() => void) | null = null;
+  private metrics: ForwardMetrics | null = null;
+  private method: string | undefined = undefined;
+  private path = '';
+  private sentBytes = 0;
+  private started = 0;
   /** The answer's status and headers have arrived (rejects when the request fails before that). */
   readonly head: Promise<Forwarded>;
 
@@ -78,6 +88,18 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     return 0;
   }
 
+  /**
+   * Records dapr_http_client_* when the answer's head arrives (or 500 when the request fails
+   * before it): no wrapper promise per request.
+   */
+  measure(metrics: ForwardMetrics, method: string | undefined, path: string, sentBytes: number): void {
+    this.metrics = metrics;
+    this.method = method;
+    this.path = path;
+    this.sentBytes = sentBytes;
+    this.started = performance.now();
+  }
+
   abort(err?: Error): void {
     const why = err ?? new Error('aborted');
     if (this.abortFn) this.abortFn(why);
@@ -96,6 +118,7 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     this.statusCode = statusCode;
     this.rawHeaders = rawHeaders;
     this.resumeFn = resume;
+    this.metrics?.recordHttpClient(this.method, this.path, statusCode, performance.now() - this.started, this.sentBytes, this.contentLength);
     const settle = this.settleHead;
     this.settleHead = this.failHead = null;
     settle?.(this);
@@ -132,6 +155,8 @@ export class Forwarded implements Dispatcher.DispatchHandler {
     this.failure = err;
     this.settled();
     if (this.failHead) {
+      // A transport failure before the answer is recorded as 500, as Dapr does.
+      this.metrics?.recordHttpClient(this.method, this.path, 500, performance.now() - this.started, this.sentBytes, 0);
       const fail = this.failHead;
       this.settleHead = this.failHead = null;
       fail(err);

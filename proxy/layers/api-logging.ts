@@ -3,7 +3,6 @@
 // id of the call: the API span's when tracing is on, else the caller's `traceparent`.
 import type { Logger } from '../../core/component.js';
 import type { Layer } from '../../core/http.js';
-import type { Span } from '../../core/telemetry.js';
 
 export interface ApiLoggingOptions {
   enabled: boolean;
@@ -12,7 +11,7 @@ export interface ApiLoggingOptions {
 }
 
 /** `logger` should be pinned to info: API lines are written even when --log-level is higher. */
-export function apiLoggingLayer(opts: ApiLoggingOptions, logger: Logger, spanOf?: (req: object) => Span | undefined): Layer | null {
+export function apiLoggingLayer(opts: ApiLoggingOptions, logger: Logger): Layer | null {
   if (!opts.enabled) return null;
   const log = logger.child({ scope: 'dapr.runtime.http-info' });
   return (next) => async (ex) => {
@@ -30,8 +29,7 @@ export function apiLoggingLayer(opts: ApiLoggingOptions, logger: Logger, spanOf?
         };
         const ua = req.headers['user-agent'];
         if (ua) fields.useragent = ua;
-        const span = spanOf?.(req);
-        const traceparent = span?.traceparent ?? ex.header('traceparent');
+        const traceparent = ex.span?.traceparent ?? ex.header('traceparent');
         if (traceparent && traceparent.length >= 55) {
           fields.trace_id = traceparent.slice(3, 35);
           fields.span_id = traceparent.slice(36, 52);

@@ -1,7 +1,7 @@
 // Dapr's HTTP server metrics (dapr_http_server_*) for the API listener. It runs before the
 // API-token check, as in Dapr, so rejected requests are counted too. Absent when metrics are off.
 import { DaprError } from '../../core/errors.js';
-import type { Layer } from '../../core/http.js';
+import type { Exchange, Layer } from '../../core/http.js';
 import type { DaprMetrics } from '../../telemetry/metrics/dapr-metrics.js';
 
 export function metricsLayer(metrics: DaprMetrics | undefined): Layer | null {
@@ -27,15 +27,20 @@ export function metricsLayer(metrics: DaprMetrics | undefined): Layer | null {
  */
 export function inboundMetricsLayer(metrics: DaprMetrics | undefined): Layer | null {
   if (!metrics) return null;
-  return (next) => async (ex) => {
-    const caller = ex.header('dapr-caller-app-id');
-    if (!caller) return next(ex);
-    metrics.recordInvocationReceived(caller);
-    try {
-      await next(ex);
-    } finally {
-      metrics.recordInvocationAnswered(caller, ex.res.statusCode);
-    }
+  return (next) => {
+    const counted = async (ex: Exchange, caller: string): Promise<void> => {
+      metrics.recordInvocationReceived(caller);
+      try {
+        await next(ex);
+      } finally {
+        metrics.recordInvocationAnswered(caller, ex.res.statusCode);
+      }
+    };
+    // Not async itself: a fronted request (no calling sidecar) passes with no extra promise.
+    return (ex) => {
+      const caller = ex.header('dapr-caller-app-id');
+      return caller ? counted(ex, caller) : next(ex);
+    };
   };
 }
 

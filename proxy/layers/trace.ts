@@ -12,28 +12,34 @@ import type { SidecarTelemetry } from '../../telemetry/sidecar-telemetry.js';
 export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
   const tracer = telemetry.tracer;
   if (!tracer) return null;
-  return (next) => async (ex) => {
-    if (ex.path.includes('/healthz')) return next(ex);
-    const headers = ex.req.headers;
-    const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-    telemetry.bindSpan(ex.req, span);
-    const traceparent = span.traceparent!;
-    headers.traceparent = traceparent;
-    if (span.tracestate) headers.tracestate = span.tracestate;
-    else delete headers.tracestate;
-    ex.res.setHeader('traceparent', traceparent);
-    if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
-    // The socket is detached from the request once the response is done; keep it for the span.
-    const socket = ex.req.socket;
-    try {
-      await next(ex);
-    } catch (err) {
-      span.recordError(err);
-      throw err;
-    } finally {
-      if (span.isRecording) describe(span, ex, socket);
-      span.end();
-    }
+  return (next) => {
+    const recorded = async (ex: Exchange, span: Span): Promise<void> => {
+      // The socket is detached from the request once the response is done; keep it for the span.
+      const socket = ex.req.socket;
+      try {
+        await next(ex);
+      } catch (err) {
+        span.recordError(err);
+        throw err;
+      } finally {
+        describe(span, ex, socket);
+        span.end();
+      }
+    };
+    return (ex) => {
+      if (ex.path.includes('/healthz')) return next(ex);
+      const headers = ex.req.headers;
+      const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+      ex.span = span;
+      const traceparent = span.traceparent!;
+      headers.traceparent = traceparent;
+      if (span.tracestate) headers.tracestate = span.tracestate;
+      else delete headers.tracestate;
+      ex.res.setHeader('traceparent', traceparent);
+      if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
+      // An unsampled span only carries context: nothing to end, so no async frame around next.
+      return span.isRecording ? recorded(ex, span) : next(ex);
+    };
   };
 }
 
@@ -148,28 +154,32 @@ function withoutLeadingSlashes(path: string): string {
 export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): Layer | null {
   const tracer = telemetry.tracer;
   if (!tracer) return null;
-  return (next) => async (ex) => {
-    const headers = ex.req.headers;
-    const method = withoutLeadingSlashes(ex.path);
-    const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-    telemetry.bindSpan(ex.req, span);
-    headers.traceparent = span.traceparent!;
-    if (span.tracestate) headers.tracestate = span.tracestate;
-    else delete headers.tracestate;
-    try {
-      await next(ex);
-    } catch (err) {
-      span.recordError(err);
-      throw err;
-    } finally {
-      if (span.isRecording) {
+  return (next) => {
+    const recorded = async (ex: Exchange, span: Span, method: string): Promise<void> => {
+      try {
+        await next(ex);
+      } catch (err) {
+        span.recordError(err);
+        throw err;
+      } finally {
         span.setAttribute('dapr.protocol', 'http');
         span.setAttribute('rpc.service', 'ServiceInvocation');
         span.setAttribute('dapr.invoke_method', method);
         span.setAttribute('dapr.status_code', ex.res.statusCode);
         span.setHttpStatus(ex.res.statusCode);
+        span.end();
       }
-      span.end();
-    }
+    };
+    return (ex) => {
+      const headers = ex.req.headers;
+      const method = withoutLeadingSlashes(ex.path);
+      const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+      ex.span = span;
+      headers.traceparent = span.traceparent!;
+      if (span.tracestate) headers.tracestate = span.tracestate;
+      else delete headers.tracestate;
+      // An unsampled span only carries context: nothing to end, so no async frame around next.
+      return span.isRecording ? recorded(ex, span, method) : next(ex);
+    };
   };
 }

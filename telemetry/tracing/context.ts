@@ -101,6 +101,27 @@ export function tracestateToSend(value: string | undefined): string | undefined 
   return value && value.length <= MAX_TRACESTATE_LENGTH ? value : undefined;
 }
 
+// A simple key starts with a letter in the W3C grammar OpenTelemetry's TraceState applies when
+// it records a span's tracestate (ours above also lets a digit lead, as Dapr reads the header).
+const RECORDED_KEY = /^(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})$/;
+
+/**
+ * The tracestate a sampled span records (OTLP Span.trace_state) for a valid incoming one, as the
+ * OpenTelemetry SDK stores it: members trimmed and re-joined, empty ones left out, nothing when
+ * longer than 512 characters.
+ */
+export function recordedTracestate(valid: string | undefined): string | undefined {
+  if (!valid || valid.length > MAX_TRACESTATE_LENGTH) return undefined;
+  let out = '';
+  for (const raw of valid.split(',')) {
+    const m = raw.trim();
+    const eq = m.indexOf('=');
+    if (eq <= 0 || !RECORDED_KEY.test(m.slice(0, eq))) continue;
+    out = out === '' ? m : `${out},${m}`;
+  }
+  return out === '' ? undefined : out;
+}
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // baggage-octet: printable ASCII except space, '"', ',', ';', '\'; percent-encoding allowed.
 const BAGGAGE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;

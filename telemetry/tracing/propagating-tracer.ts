@@ -1,11 +1,14 @@
-// The tracer when spans go nowhere (sampling above 0, no exporter: Dapr's default of one trace in
-// ten thousand with no Configuration). Nothing is recorded, so OpenTelemetry is not loaded; the
-// wire behaviour is the SDK's: every span gets a fresh span id (a new root a fresh trace id too),
-// a child keeps its parent's sampled flag (parent-based), and a root is sampled by the trace-id
-// ratio rule of OpenTelemetry's TraceIdRatioBasedSampler, so peers with exporters agree.
+// The sidecar's one tracer: span ids and the sampling decision, with the OpenTelemetry SDK's wire
+// behaviour and without its objects. Every span gets a fresh span id (a new root a fresh trace id
+// too), a child keeps its parent's sampled flag (parent-based), and a root is sampled by the
+// trace-id ratio rule of OpenTelemetry's TraceIdRatioBasedSampler, so peers agree. Unsampled
+// spans (and every span when there is no exporter: Dapr's default of one trace in ten thousand
+// with no Configuration) only carry context; sampled spans are recorded (./recorded-span.ts) when
+// a recorder (the exporters) is given.
 import { randomFillSync } from 'node:crypto';
 import type { AttributeValue, Span, SpanKind, TraceHeaders } from '../../core/telemetry.js';
-import { formatTraceparent, parseTraceparent, tracestateToSend, validTracestate } from './context.js';
+import { formatTraceparent, parseTraceparent, recordedTracestate, tracestateToSend, validTracestate } from './context.js';
+import { epochMs, RecordedSpan, type SpanRecorder } from './recorded-span.js';
 
 const SAMPLED = 0x01;
 
@@ -35,12 +38,17 @@ export class PropagatingTracer {
   private readonly ids = Buffer.alloc(24 * 256);
   private next = this.ids.length;
 
-  constructor(samplingRate: number) {
+  constructor(
+    samplingRate: number,
+    /** Where sampled spans go; without one they are not recorded. */
+    private readonly recorder?: SpanRecorder,
+  ) {
     const ratio = Math.min(1, Math.max(0, samplingRate));
     this.bound = ratio === 1 ? 2 ** 32 : Math.floor(ratio * 0xffffffff);
   }
 
-  startSpan(_name: string, _kind: SpanKind, parent?: TraceHeaders, _startTimeMs?: number): Span {
+  /** `startTimeMs`: epoch milliseconds (see epochMs) for a span back-dated to when its work began. */
+  startSpan(name: string, kind: SpanKind, parent?: TraceHeaders, startTimeMs?: number): Span {
     const p = parseTraceparent(parent?.traceparent);
     if (this.next === this.ids.length) {
       randomFillSync(this.ids);
@@ -49,9 +57,17 @@ export class PropagatingTracer {
     const at = this.next;
     this.next += 24;
     const spanId = nonZeroHex(this.ids, at + 16, at + 24);
-    if (p) return new ContextSpan(p.traceId, spanId, p.flags & SAMPLED, tracestateToSend(validTracestate(parent?.tracestate)));
+    if (p) {
+      const valid = validTracestate(parent?.tracestate);
+      if (this.recorder && p.flags & SAMPLED) {
+        return new RecordedSpan(this.recorder, p.traceId, spanId, p.spanId, tracestateToSend(valid), recordedTracestate(valid), name, kind, startTimeMs ?? epochMs());
+      }
+      return new ContextSpan(p.traceId, spanId, p.flags & SAMPLED, tracestateToSend(valid));
+    }
     const traceId = nonZeroHex(this.ids, at, at + 16);
-    return new ContextSpan(traceId, spanId, this.isSampled(traceId) ? SAMPLED : 0, undefined);
+    if (!this.isSampled(traceId)) return new ContextSpan(traceId, spanId, 0, undefined);
+    if (this.recorder) return new RecordedSpan(this.recorder, traceId, spanId, undefined, undefined, undefined, name, kind, startTimeMs ?? epochMs());
+    return new ContextSpan(traceId, spanId, SAMPLED, undefined);
   }
 
   /** TraceIdRatioBasedSampler's rule: the trace id's four 32-bit words XORed, below ratio × (2³²−1) (every id at ratio 1). */
@@ -61,7 +77,10 @@ export class PropagatingTracer {
     return acc < this.bound;
   }
 
-  async shutdown(): Promise<void> {}
+  /** Flushes what the recorder holds (bounded by the exporters' timeouts), then stops. */
+  async shutdown(): Promise<void> {
+    await this.recorder?.shutdown();
+  }
 }
 
 /** Hex of `buf[start, end)`; an all-zero id is invalid in W3C trace context, so its last byte becomes 1. */

@@ -13,6 +13,8 @@ export interface OtlpSettings {
   encoding: 'protobuf' | 'json';
   headers: Record<string, string>;
   timeoutMs?: number;
+  /** OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip (OpenTelemetry's exporters honoured it; ours keeps doing so). */
+  gzip: boolean;
 }
 
 export interface TracingSettings {
@@ -31,6 +33,7 @@ const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
 
 export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | undefined>>): TracingSettings {
+  const gzip = (env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION || env.OTEL_EXPORTER_OTLP_COMPRESSION) === 'gzip';
   let rateText = str(raw.samplingRate)?.trim() ?? '';
   const stdout = raw.stdout === true || str(raw.stdout) === 'true';
   const zipkin = isObj(raw.zipkin) ? str(raw.zipkin.endpointAddress) : undefined;
@@ -48,6 +51,7 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
       protocol,
       encoding: 'protobuf',
       headers: headerList(otel.headers),
+      gzip,
       ...(otel.timeout !== undefined ? { timeoutMs: durationMs(str(otel.timeout)!) } : {}),
     };
   } else {
@@ -63,6 +67,7 @@ export function tracingSettings(raw: Raw, env: Readonly<Record<string, string | 
         // Beyond daprd (protobuf only): the OpenTelemetry name for JSON bodies is honoured.
         encoding: proto === 'http/json' ? 'json' : 'protobuf',
         headers: headerList((env.OTEL_EXPORTER_OTLP_TRACES_HEADERS || env.OTEL_EXPORTER_OTLP_HEADERS || '').split(',')),
+        gzip,
         ...(timeout && Number.isFinite(Number(timeout)) ? { timeoutMs: Number(timeout) } : {}),
       };
       if (rateText === '') rateText = '1';

@@ -221,3 +221,33 @@ describe('Dapr metric families on a prom-client registry', () => {
     }
   });
 });
+
+describe('plain metric series', () => {
+  it("give the registry the scrape text prom-client's Counter and Histogram give for the same observations", async () => {
+    const { Counter, Histogram, Registry } = await import('prom-client');
+    const { CounterFamily, HistogramFamily } = await import('../../telemetry/metrics/series.js');
+    const theirs = new Registry();
+    const ours = new Registry();
+    for (const r of [theirs, ours]) r.setDefaultLabels({ app_id: 'a' });
+    const buckets = [1, 5, 10, 100];
+    const c = new Counter({ name: 'x_count', help: 'Xs.', labelNames: ['method', 'path'], registers: [theirs] });
+    const h = new Histogram({ name: 'x_latency', help: 'X latency (ms).', labelNames: ['method', 'path'], buckets, registers: [theirs] });
+    const bare = new Histogram({ name: 'x_bytes', help: 'X bytes.', buckets, registers: [theirs] });
+    const idle = new Counter({ name: 'x_idle', help: 'Never counted.', registers: [theirs] });
+    const oc = new CounterFamily('x_count', 'Xs.', ['method', 'path'], undefined).register(ours);
+    const oh = new HistogramFamily('x_latency', 'X latency (ms).', ['method', 'path'], buckets, undefined).register(ours);
+    const obare = new HistogramFamily('x_bytes', 'X bytes.', [], buckets, undefined).register(ours).cell({});
+    new CounterFamily('x_idle', 'Never counted.', [], undefined).register(ours);
+    void idle;
+    for (const [method, path, v] of [['GET', '/a', 0], ['GET', '/a', 7], ['PUT', '/b "q"', 250], ['GET', '/a', 5]] as const) {
+      c.inc({ method, path });
+      h.observe({ method, path }, v);
+      bare.observe(v * 3);
+      oc.cell({ method, path }).inc();
+      oh.cell({ method, path }).observe(v);
+      obare.observe(v * 3);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.getMetricsAsJSON()).toEqual(await theirs.getMetricsAsJSON());
+  });
+});
