@@ -9,7 +9,7 @@ import type { AppChannel, AppRequest } from '../app-channel.js';
 import { isUpgrade, takeOverSocket, type UpgradeTracker } from '../listeners/upgrade.js';
 import { HEADER, hasBody, inboundHeaders } from './headers.js';
 import { dial, splice, upgradeHead } from './tunnel.js';
-import { invokeUnderPolicy } from './resilient.js';
+import { asInvokeFailure, invokeUnderPolicy } from './resilient.js';
 import type { Forwarded } from './forwarded.js';
 
 export interface AppDelivery {
@@ -25,25 +25,31 @@ export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, h
   if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
   if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
-  const res = await requestApp(d, ex.req.method!, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
+  let res: Forwarded;
+  try {
+    res = await requestApp(d, ex.req.method!, path, headers, target, hasBody(ex.req.headers) ? ex.req : null, undefined);
+  } catch (err) {
+    throw asInvokeFailure(err, target);
+  }
   await res.relayTo(ex.res, ex.req.headers.accept === 'text/event-stream');
 }
 
-/** One request to the app, answer not yet relayed (a resiliency policy may repeat it). */
-export async function requestApp(
+/**
+ * One request to the app, answer not yet relayed (a resiliency policy may repeat it). Not an
+ * async function, so no promise of its own per request: a transport failure rejects as undici
+ * reports it, and the callers turn it into Dapr's error with asInvokeFailure (invokeUnderPolicy,
+ * deliverToApp).
+ */
+export function requestApp(
   d: AppDelivery, verb: string, path: string, headers: Record<string, string | string[]>, target: string,
   body: Readable | Buffer | null, signal: AbortSignal | undefined,
 ): Promise<Forwarded> {
   const channel = d.channel;
-  if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
-  if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
-  try {
-    const req: AppRequest = { method: verb as 'GET', path, headers, body };
-    if (signal) req.signal = signal;
-    return await channel.forward(req);
-  } catch (err) {
-    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
-  }
+  if (!channel) return Promise.reject(new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`));
+  if (!channel.isHealthy) return Promise.reject(new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`));
+  const req: AppRequest = { method: verb as 'GET', path, headers, body };
+  if (signal) req.signal = signal;
+  return channel.forward(req);
 }
 
 async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {

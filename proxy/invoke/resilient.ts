@@ -58,8 +58,7 @@ export async function invokeUnderPolicy(
   try {
     return await policy.run((signal) => attempt(body, signal), options);
   } catch (err) {
-    if (err instanceof DaprError) throw err;
-    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
+    throw asInvokeFailure(err, target);
   }
 }
 
@@ -99,6 +98,12 @@ export function isConnectionLost(err: unknown, replayable: boolean): boolean {
   const code = (cause as { code?: string } | undefined)?.code;
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT') return true;
   return replayable && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE');
+}
+
+/** A failure of an invocation (to the app or a peer) as Dapr's ERR_DIRECT_INVOKE (DaprErrors are kept). */
+export function asInvokeFailure(err: unknown, target: string): DaprError {
+  if (err instanceof DaprError) return err;
+  return new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
 }
 
 function isSmall(req: IncomingMessage): boolean {
