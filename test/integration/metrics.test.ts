@@ -1,7 +1,8 @@
 // Dapr's sidecar metrics through real processes: a real Prometheus server scrapes the sidecar and
 // answers dapr_http_server_request_count for the app id through its query API; the exposition
 // has Dapr's names, types, labels and buckets; 10,000 requests with distinct ids in the path
-// leave a bounded number of series; JSON log lines parse and carry Dapr's fields and trace ids.
+// leave a bounded number of series; the calls to the app are counted by status with their body
+// size (a dropped connection as 500); JSON log lines parse and carry Dapr's fields and trace ids.
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
@@ -105,6 +106,28 @@ describe('error codes', () => {
     const body = (await res.json()) as { errorCode: string };
     const text = await exposition(metricsPort(sc, 'mx-err'));
     expect(text).toContain(`dapr_error_code_total{error_code="${body.errorCode}",category="state",app_id="mx-err"} 1`);
+  });
+});
+
+describe("the sidecar's calls to its app", () => {
+  it('counts answers by status with their body size, and a connection the app drops as 500', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/boom') req.socket.destroy();
+      else if (req.url === '/ok') req.on('end', () => res.end('ok'));
+      else req.on('end', () => res.writeHead(404).end()); // /dapr/config and the like: no body
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    const appPort = (server.address() as AddressInfo).port;
+    const sc = await startSidecar({ appId: 'mx-client', args: ['--app-port', String(appPort)] });
+    for (let i = 0; i < 3; i++) expect((await fetch(`${sc.url}/v1.0/invoke/mx-client/method/ok`)).status).toBe(200);
+    expect((await fetch(`${sc.url}/v1.0/invoke/mx-client/method/boom`)).status).toBe(500);
+    const text = await exposition(metricsPort(sc, 'mx-client'));
+    const client = series(text, 'dapr_http_client_completed_count');
+    expect(client.find((l) => l.includes('path="/ok"') && l.includes('status="200"'))).toMatch(/ 3$/);
+    expect(client.find((l) => l.includes('path="/boom"') && l.includes('status="500"'))).toMatch(/ [1-9]\d*$/);
+    expect(text).toMatch(/^dapr_http_client_received_bytes_sum\{app_id="mx-client"\} 6$/m);
   });
 });
 
