@@ -2,6 +2,8 @@
 // and latency buckets (the configured latency distribution, as daprd uses for them). Workflow
 // and activity names come from the app; past MAX_NAMES distinct names the rest are counted
 // under `_other`, so a client that starts made-up names cannot grow the series without bound.
+// Latencies are in whole milliseconds: 0 (done within the same millisecond) is observed like any
+// other; only a negative one (the wall clock stepped back) is left out.
 import { Counter, Histogram, type Registry } from './prom.js';
 import type { WorkflowExecutionStatus, WorkflowMetrics, WorkflowOperation } from '../../core/telemetry.js';
 
@@ -45,22 +47,22 @@ export class DaprWorkflowMetrics implements WorkflowMetrics {
   operation(op: WorkflowOperation, success: boolean, elapsedMs: number): void {
     const labels = { namespace: this.ns, operation: op, status: success ? 'success' : 'failed' };
     this.opCount.inc(labels);
-    if (elapsedMs > 0) this.opLatency.observe(labels, elapsedMs);
+    if (elapsedMs >= 0) this.opLatency.observe(labels, elapsedMs);
   }
 
   execution(workflowName: string, status: WorkflowExecutionStatus, elapsedMs?: number): void {
     const labels = { namespace: this.ns, workflow_name: this.bounded(workflowName), status };
     this.execCount.inc(labels);
-    if (elapsedMs !== undefined && elapsedMs > 0) this.execLatency.observe(labels, elapsedMs);
+    if (elapsedMs !== undefined && elapsedMs >= 0) this.execLatency.observe(labels, elapsedMs);
   }
 
   scheduling(workflowName: string, elapsedMs: number): void {
-    if (elapsedMs > 0) this.schedLatency.observe({ namespace: this.ns, workflow_name: this.bounded(workflowName) }, elapsedMs);
+    if (elapsedMs >= 0) this.schedLatency.observe({ namespace: this.ns, workflow_name: this.bounded(workflowName) }, elapsedMs);
   }
 
   activity(activityName: string, status: Exclude<WorkflowExecutionStatus, 'terminated'>, elapsedMs: number): void {
     const labels = { namespace: this.ns, activity_name: this.bounded(activityName), status };
     this.actCount.inc(labels);
-    if (elapsedMs > 0) this.actLatency.observe(labels, elapsedMs);
+    if (elapsedMs >= 0) this.actLatency.observe(labels, elapsedMs);
   }
 }
