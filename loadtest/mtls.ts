@@ -3,7 +3,11 @@
 // B -> app) with mTLS against plaintext, same run, same machine, pooled keep-alive connections.
 //
 //   npm run build && node dist/loadtest/mtls.js [--seconds 4] [--rounds 4] [--concurrency 32] [--handshakes 300] [--handshakes-only]
-//                                        [--profile DIR]
+//                                        [--profile DIR] [--floor]
+//
+// --floor measures the same comparison on two bare Node hops (loadtest/mtls-floor.ts: an HTTP
+// server forwarding over an undici pool, TLS with client certificates between the hops or not):
+// what TLS costs any Node proxy chain, the floor under the sidecars' figure.
 //
 // Sidecars started first measured faster on this machine whatever they run (up to ~30 %), so
 // each round starts a fresh plaintext pair and a fresh mTLS pair, in alternating order, drives
@@ -24,6 +28,7 @@ import { generateKey, keyPem, type KeyType } from '../security/x509.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
+const FLOOR = join(ROOT, 'dist/loadtest/mtls-floor.js');
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
@@ -31,10 +36,7 @@ const arg = (name: string, dflt: number): number => {
 
 async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p50: number; p99: number; cpuMs: number }> {
   const ca = new CertificateAuthority(generateCa({ trustDomain: 'bench', keyType: type }));
-  const mk = (app: string): { cert: string; key: string } => {
-    const k = generateKey(type);
-    return { cert: ca.signWorkload({ publicKey: createPublicKey(k), spiffeId: `spiffe://public/ns/default/${app}` }).certChain, key: keyPem(k) };
-  };
+  const mk = (app: string): { cert: string; key: string } => svid(ca, type, app);
   const s = mk('server');
   const c = mk('client');
   const server = createTlsServer({ ...s, ca: ca.anchorsPem, requestCert: true, rejectUnauthorized: true }, (sock) => sock.end());
@@ -162,6 +164,70 @@ function signatureWork(type: KeyType, rounds: number): number {
   return (cpu.user + cpu.system) / 1000 / rounds;
 }
 
+/** Plaintext against TLS, `rounds` times with fresh processes, start and drive order alternating. */
+async function compare(title: string, who: string, make: (tls: boolean) => Promise<Mesh>, rounds: number, seconds: number, concurrency: number): Promise<void> {
+  const plainRuns: Run[] = [];
+  const mtlsRuns: Run[] = [];
+  console.log(`${title}, two hops, ${concurrency} concurrent, ${rounds} rounds of ${seconds}s per variant, fresh processes each round, start and drive order alternating:`);
+  for (let round = 0; round < rounds; round++) {
+    const mtlsFirst = round % 2 === 1;
+    const firstMesh = await make(mtlsFirst);
+    const secondMesh = await make(!mtlsFirst);
+    const [secure, plain] = mtlsFirst ? [firstMesh, secondMesh] : [secondMesh, firstMesh];
+    await drive(plain, 1, concurrency); // warm-up both
+    await drive(secure, 1, concurrency);
+    const order = mtlsFirst ? [secure, plain] : [plain, secure];
+    const runs: Run[] = [];
+    for (const m of order) runs.push(await drive(m, seconds, concurrency));
+    const [p, m] = mtlsFirst ? [runs[1]!, runs[0]!] : [runs[0]!, runs[1]!];
+    plainRuns.push(p);
+    mtlsRuns.push(m);
+    console.log(
+      `  round ${round + 1} (${mtlsFirst ? 'TLS' : 'plaintext'} first): plaintext ${p.perSecond.toFixed(0)} req/s ${(p.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, ` +
+        `TLS ${m.perSecond.toFixed(0)} req/s ${(m.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, cost ${((1 - m.perSecond / p.perSecond) * 100).toFixed(1)}%`,
+    );
+    firstMesh.stop();
+    secondMesh.stop();
+  }
+  const sum = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0);
+  const p = sum(plainRuns, 'perSecond');
+  const m = sum(mtlsRuns, 'perSecond');
+  const pc = sum(plainRuns, 'cpuPerRequest') / rounds;
+  const mc = sum(mtlsRuns, 'cpuPerRequest') / rounds;
+  const costs = plainRuns.map((r, i) => 1 - mtlsRuns[i]!.perSecond / r.perSecond).sort((a, b) => a - b);
+  const median = costs.length % 2 ? costs[(costs.length - 1) / 2]! : (costs[costs.length / 2 - 1]! + costs[costs.length / 2]!) / 2;
+  console.log(`  throughput over all rounds: plaintext ${(p / rounds).toFixed(0)} req/s, TLS ${(m / rounds).toFixed(0)} req/s, cost ${((1 - m / p) * 100).toFixed(1)}% (median of rounds ${(median * 100).toFixed(1)}%)`);
+  console.log(`  CPU per request (both ${who}): plaintext ${(pc * 1000).toFixed(0)} µs, TLS ${(mc * 1000).toFixed(0)} µs, extra ${((mc - pc) * 1000).toFixed(0)} µs (${((mc / pc - 1) * 100).toFixed(1)}%)`);
+}
+
+/** A workload certificate and key from `ca` for `app`. */
+function svid(ca: CertificateAuthority, type: KeyType, app: string): { cert: string; key: string } {
+  const k = generateKey(type);
+  return { cert: ca.signWorkload({ publicKey: createPublicKey(k), spiffeId: `spiffe://public/ns/default/${app}` }).certChain, key: keyPem(k) };
+}
+
+/** A CA and one workload certificate from it (the floor's hops use the same one both ways). */
+function workloadCredentials(type: KeyType): { ca: string; cert: string; key: string } {
+  const ca = new CertificateAuthority(generateCa({ trustDomain: 'bench', keyType: type }));
+  return { ca: ca.anchorsPem, ...svid(ca, type, 'floor') };
+}
+
+/** The floor's chain: client -> hop A -> hop B -> app, TLS (client certificates) between A and B or not. */
+async function floorMesh(appPort: number, tls: boolean, creds: { ca: string; cert: string; key: string }): Promise<Mesh> {
+  const first = children.length;
+  const env = { FLOOR_CA: creds.ca, FLOOR_CERT: creds.cert, FLOOR_KEY: creds.key };
+  const b = await start([FLOOR, '--upstream', `http://127.0.0.1:${appPort}`, ...(tls ? ['--tls-in'] : [])], env, /FLOOR-PORT (\d+)/);
+  const a = await start([FLOOR, '--upstream', `${tls ? 'https' : 'http'}://127.0.0.1:${b[1]}`, ...(tls ? ['--tls-out'] : [])], env, /FLOOR-PORT (\d+)/);
+  const mine = children.slice(first);
+  return {
+    url: `http://127.0.0.1:${a[1]}`,
+    pids: mine.map((c) => c.pid!),
+    stop: () => {
+      for (const c of mine) c.kill('SIGTERM');
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const n = arg('handshakes', 300);
   for (const t of ['ec-p256', 'rsa-2048'] as const) {
@@ -178,38 +244,11 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 4);
   const rounds = arg('rounds', 4);
   const concurrency = arg('concurrency', 32);
-  const plainRuns: Run[] = [];
-  const mtlsRuns: Run[] = [];
-  console.log(`two-hop invoke, ${concurrency} concurrent, ${rounds} rounds of ${seconds}s per variant, fresh sidecars each round, start and drive order alternating:`);
-  for (let round = 0; round < rounds; round++) {
-    const mtlsFirst = round % 2 === 1;
-    const firstMesh = await mesh(appPort, mtlsFirst);
-    const secondMesh = await mesh(appPort, !mtlsFirst);
-    const [secure, plain] = mtlsFirst ? [firstMesh, secondMesh] : [secondMesh, firstMesh];
-    await drive(plain, 1, concurrency); // warm-up both
-    await drive(secure, 1, concurrency);
-    const order = mtlsFirst ? [secure, plain] : [plain, secure];
-    const runs: Run[] = [];
-    for (const m of order) runs.push(await drive(m, seconds, concurrency));
-    const [p, m] = mtlsFirst ? [runs[1]!, runs[0]!] : [runs[0]!, runs[1]!];
-    plainRuns.push(p);
-    mtlsRuns.push(m);
-    console.log(
-      `  round ${round + 1} (${mtlsFirst ? 'mTLS' : 'plaintext'} first): plaintext ${p.perSecond.toFixed(0)} req/s ${(p.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, ` +
-        `mTLS ${m.perSecond.toFixed(0)} req/s ${(m.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, cost ${((1 - m.perSecond / p.perSecond) * 100).toFixed(1)}%`,
-    );
-    firstMesh.stop();
-    secondMesh.stop();
+  await compare('bulwark sidecars', 'sidecars', (tls) => mesh(appPort, tls), rounds, seconds, concurrency);
+  if (process.argv.includes('--floor')) {
+    const floorCreds = workloadCredentials('ec-p256');
+    await compare('floor: two bare Node hops (http server + undici pool, loadtest/mtls-floor.ts)', 'hops', (tls) => floorMesh(appPort, tls, floorCreds), rounds, seconds, concurrency);
   }
-  const sum = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0);
-  const p = sum(plainRuns, 'perSecond');
-  const m = sum(mtlsRuns, 'perSecond');
-  const pc = sum(plainRuns, 'cpuPerRequest') / rounds;
-  const mc = sum(mtlsRuns, 'cpuPerRequest') / rounds;
-  const costs = plainRuns.map((r, i) => 1 - mtlsRuns[i]!.perSecond / r.perSecond).sort((a, b) => a - b);
-  const median = costs.length % 2 ? costs[(costs.length - 1) / 2]! : (costs[costs.length / 2 - 1]! + costs[costs.length / 2]!) / 2;
-  console.log(`  throughput over all rounds: plaintext ${(p / rounds).toFixed(0)} req/s, mTLS ${(m / rounds).toFixed(0)} req/s, cost ${((1 - m / p) * 100).toFixed(1)}% (median of rounds ${(median * 100).toFixed(1)}%)`);
-  console.log(`  sidecar CPU per request (both sidecars): plaintext ${(pc * 1000).toFixed(0)} µs, mTLS ${(mc * 1000).toFixed(0)} µs, extra ${((mc / pc - 1) * 100).toFixed(1)}%`);
   app.close();
 }
 
