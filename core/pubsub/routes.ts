@@ -7,7 +7,7 @@ import { childContext } from './trace.js';
 
 // With tracing on, the event carries the API span itself (as Dapr writes it); otherwise a child
 // of the caller's context, or a new trace.
-function trace(ex: Exchange, telemetry: Telemetry): { traceparent: string; tracestate: string } {
+function trace(ex: Exchange): { traceparent: string; tracestate: string } {
   const span = ex.span;
   if (span?.traceparent) return { traceparent: span.traceparent, tracestate: span.tracestate ?? '' };
   return childContext(ex.header('traceparent'), ex.header('tracestate'));
@@ -19,7 +19,7 @@ export function pubsubRoutes(service: PubSubService, telemetry: Telemetry = noTe
     const topic = ex.params.topic ?? '';
     service.resolve(pubsubName, topic, ex);
     const body = await ex.body();
-    const input = { pubsubName, topic, body, contentType: ex.header('content-type'), metadata: ex.queryMetadata(), trace: trace(ex, telemetry) };
+    const input = { pubsubName, topic, body, contentType: ex.header('content-type'), metadata: ex.queryMetadata(), trace: trace(ex) };
     await publishRecorded(service, telemetry, input, ex.span);
     ex.sendEmpty(204);
   };

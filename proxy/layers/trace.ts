@@ -5,42 +5,45 @@
 // `traceparent` unless the handler sets one (a relayed callee's). Absent when samplingRate is "0":
 // then the app's headers pass through untouched. Health checks are never traced.
 import type { Socket } from 'node:net';
-import type { Exchange, Layer } from '../../core/http.js';
+import type { Exchange, Handler, Layer } from '../../core/http.js';
 import type { Span } from '../../core/telemetry.js';
 import type { SidecarTelemetry } from '../../telemetry/sidecar-telemetry.js';
 
 export function traceLayer(telemetry: SidecarTelemetry): Layer | null {
   const tracer = telemetry.tracer;
   if (!tracer) return null;
-  return (next) => {
-    const recorded = async (ex: Exchange, span: Span): Promise<void> => {
-      // The socket is detached from the request once the response is done; keep it for the span.
-      const socket = ex.req.socket;
-      try {
-        await next(ex);
-      } catch (err) {
-        span.recordError(err);
-        throw err;
-      } finally {
-        describe(span, ex, socket);
-        span.end();
-      }
-    };
-    return (ex) => {
-      if (ex.path.includes('/healthz')) return next(ex);
-      const headers = ex.req.headers;
-      const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-      ex.span = span;
-      const traceparent = span.traceparent!;
-      headers.traceparent = traceparent;
-      if (span.tracestate) headers.tracestate = span.tracestate;
-      else delete headers.tracestate;
-      ex.res.setHeader('traceparent', traceparent);
-      if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
-      // An unsampled span only carries context: nothing to end, so no async frame around next.
-      return span.isRecording ? recorded(ex, span) : next(ex);
-    };
+  return (next) => (ex) => {
+    if (ex.path.includes('/healthz')) return next(ex);
+    const span = tracer.startSpan(ex.path, 'client', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+    adopt(ex, span);
+    ex.res.setHeader('traceparent', span.traceparent!);
+    if (span.tracestate) ex.res.setHeader('tracestate', span.tracestate);
+    // An unsampled span only carries context: nothing to end, so no async frame around next.
+    // The socket is detached from the request once the response is done; keep it for the span.
+    return span.isRecording ? recorded(next, ex, span, describe, ex.req.socket) : next(ex);
   };
+}
+
+/** The request continues `span`: it becomes the exchange's span, and its trace headers the span's. */
+function adopt(ex: Exchange, span: Span): void {
+  ex.span = span;
+  const headers = ex.req.headers;
+  headers.traceparent = span.traceparent!;
+  if (span.tracestate) headers.tracestate = span.tracestate;
+  else delete headers.tracestate;
+}
+
+/** Runs `next` under a sampled span: a thrown error is recorded, `finish` names and describes the span, then it ends. */
+async function recorded<T>(next: Handler, ex: Exchange, span: Span, finish: (span: Span, ex: Exchange, extra: T) => void, extra: T): Promise<void> {
+  try {
+    await next(ex);
+  } catch (err) {
+    span.recordError(err);
+    throw err;
+  } finally {
+    finish(span, ex, extra);
+    span.end();
+  }
 }
 
 /** Names and attributes as Dapr's HTTP API sets them (computed for sampled spans only). */
@@ -139,47 +142,36 @@ function decodeSafe(s: string): string {
   }
 }
 
-/**
- * Tracing on the internal (sidecar-to-sidecar) and public listeners: a SERVER span
- * `CallLocal/<appId>/<method>`, child of the caller's context. The app receives this span as its
- * parent (the caller app's own `traceparent` is replaced); the response is left alone so the
- * calling sidecar answers its app with its own API span, as Dapr does.
- */
 function withoutLeadingSlashes(path: string): string {
   let i = 0;
   while (path.charCodeAt(i) === 47) i++;
   return i === 0 ? path : path.slice(i);
 }
 
+/**
+ * Tracing on the internal (sidecar-to-sidecar) and public listeners: a SERVER span
+ * `CallLocal/<appId>/<method>`, child of the caller's context. The app receives this span as its
+ * parent (the caller app's own `traceparent` is replaced); the response is left alone so the
+ * calling sidecar answers its app with its own API span, as Dapr does. The span's name and
+ * attributes are computed for sampled spans only, when the request is done.
+ */
 export function inboundTraceLayer(telemetry: SidecarTelemetry, appId: string): Layer | null {
   const tracer = telemetry.tracer;
   if (!tracer) return null;
-  return (next) => {
-    const recorded = async (ex: Exchange, span: Span, method: string): Promise<void> => {
-      try {
-        await next(ex);
-      } catch (err) {
-        span.recordError(err);
-        throw err;
-      } finally {
-        span.setAttribute('dapr.protocol', 'http');
-        span.setAttribute('rpc.service', 'ServiceInvocation');
-        span.setAttribute('dapr.invoke_method', method);
-        span.setAttribute('dapr.status_code', ex.res.statusCode);
-        span.setHttpStatus(ex.res.statusCode);
-        span.end();
-      }
-    };
-    return (ex) => {
-      const headers = ex.req.headers;
-      const method = withoutLeadingSlashes(ex.path);
-      const span = tracer.startSpan(`CallLocal/${appId}/${method}`, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
-      ex.span = span;
-      headers.traceparent = span.traceparent!;
-      if (span.tracestate) headers.tracestate = span.tracestate;
-      else delete headers.tracestate;
-      // An unsampled span only carries context: nothing to end, so no async frame around next.
-      return span.isRecording ? recorded(ex, span, method) : next(ex);
-    };
+  return (next) => (ex) => {
+    const span = tracer.startSpan(ex.path, 'server', { traceparent: ex.header('traceparent'), tracestate: ex.header('tracestate') });
+    adopt(ex, span);
+    // An unsampled span only carries context: nothing to end, so no async frame around next.
+    return span.isRecording ? recorded(next, ex, span, describeInbound, appId) : next(ex);
   };
+}
+
+function describeInbound(span: Span, ex: Exchange, appId: string): void {
+  const method = withoutLeadingSlashes(ex.path);
+  span.updateName(`CallLocal/${appId}/${method}`);
+  span.setAttribute('dapr.protocol', 'http');
+  span.setAttribute('rpc.service', 'ServiceInvocation');
+  span.setAttribute('dapr.invoke_method', method);
+  span.setAttribute('dapr.status_code', ex.res.statusCode);
+  span.setHttpStatus(ex.res.statusCode);
 }

@@ -9,7 +9,7 @@ import type { RecordedSpan } from './recorded-span.js';
 /** OpenTelemetry API SpanKind numbers. */
 const KIND: Record<SpanKind, number> = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 };
 
-/** Epoch milliseconds as the SDK's millisToHrTime makes them. */
+/** Milliseconds (epoch or a duration) as the SDK's millisToHrTime makes them. */
 function hrTime(ms: number): HrTime {
   return [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
 }
@@ -30,7 +30,6 @@ export async function toReadableSpans(resourceAttributes: Readonly<Record<string
         traceFlags: 1,
         ...(ts ? { traceState: { serialize: () => ts } as SpanContext['traceState'] } : {}),
       };
-      const durationMs = s.endMs - s.startMs;
       return {
         name: s.name,
         kind: KIND[s.kind],
@@ -38,7 +37,7 @@ export async function toReadableSpans(resourceAttributes: Readonly<Record<string
         ...(s.parentSpanId ? { parentSpanContext: { traceId: s.traceId, spanId: s.parentSpanId, traceFlags: 1, isRemote: true } } : {}),
         startTime: hrTime(s.startMs),
         endTime: hrTime(s.endMs),
-        duration: [Math.trunc(durationMs / 1000), Math.round((durationMs % 1000) * 1e6)],
+        duration: hrTime(s.endMs - s.startMs),
         status: s.statusMessage ? { code: s.statusCode, message: s.statusMessage } : { code: s.statusCode },
         attributes,
         links: [],
