@@ -12,22 +12,19 @@
 // Sidecars started first measured faster on this machine whatever they run (up to ~30 %), so
 // each round starts a fresh plaintext pair and a fresh mTLS pair, in alternating order, drives
 // them in alternating order, and stops them; the cost is reported per round and over all rounds.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { cpuSeconds } from './procs.js';
 import { createServer as createHttpServer } from 'node:http';
 import { createSecureContext, createServer as createTlsServer, connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import { CertificateAuthority, generateCa } from '../security/ca.js';
 import { generateKey, keyPem, type KeyType } from '../security/x509.js';
+import { CLI, ROOT, cpuSeconds, start, stop, stopAll, waitFor, type Running } from './procs.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/cli/main.js');
 const FLOOR = join(ROOT, 'dist/loadtest/mtls-floor.js');
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -64,59 +61,43 @@ async function handshakes(type: KeyType, n: number): Promise<{ meanMs: number; p
   return { meanMs: times.reduce((a, b) => a + b, 0) / n, p50: times[Math.floor(n / 2)]!, p99: times[Math.floor(n * 0.99)]!, cpuMs: (cpu.user + cpu.system) / 1000 / n };
 }
 
-const children: ChildProcess[] = [];
-
-/** user+system CPU milliseconds of a process so far (Linux /proc, 100 ticks a second). */
-function cpuMs(pid: number): number {
-  return cpuSeconds(pid) * 1000;
-}
 /** --profile DIR: the sidecars run with --cpu-prof (profiles written when they stop). */
 const PROFILE = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf('--profile'));
-function start(args: string[], env: Record<string, string>, pattern: RegExp): Promise<RegExpMatchArray> {
+
+/** Starts `node <args>` as one of `group` and waits for `pattern` in its output. */
+function launch(group: Running[], args: string[], env: Record<string, string>, pattern: RegExp): Promise<RegExpMatchArray> {
   const prof = PROFILE && args[1] === 'sidecar' ? ['--cpu-prof', '--cpu-prof-dir', PROFILE, '--cpu-prof-name', `${args[args.indexOf('--app-id') + 1]}-${args.includes('--enable-mtls') ? 'mtls' : 'plain'}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  return new Promise((res, rej) => {
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = out.match(pattern);
-      if (m) res(m);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', () => rej(new Error(`exited: ${out}`)));
-  });
+  const r = start(args.slice(0, 2).join(' '), process.execPath, [...prof, ...args], env);
+  group.push(r);
+  return waitFor(r, pattern);
 }
 
 interface Mesh {
   url: string;
   pids: number[];
-  stop(): void;
+  stop(): Promise<void>;
+}
+
+/** A mesh of the processes in `group`: requests go to `url`, CPU is counted for the last two. */
+function meshOf(group: Running[], url: string): Mesh {
+  return { url, pids: group.slice(-2).map((r) => r.child.pid!), stop: async () => void (await Promise.all(group.map(stop))) };
 }
 
 async function mesh(appPort: number, mtls: boolean): Promise<Mesh> {
   const home = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
   const resources = mkdtempSync(join(tmpdir(), 'bulwark-bench-res-'));
-  const first = children.length;
+  const group: Running[] = [];
   let flags: string[] = [];
   if (mtls) {
     await new Promise<void>((r) => spawn(process.execPath, [CLI, 'cert', 'init'], { env: { ...process.env, BULWARK_HOME: home } }).once('exit', () => r()));
-    const m = await start([CLI, 'sentry', '--port', '0'], { BULWARK_HOME: home }, /sentry listening on [^:]+:(\d+)/);
+    const m = await launch(group, [CLI, 'sentry', '--port', '0'], { BULWARK_HOME: home }, /sentry listening on [^:]+:(\d+)/);
     flags = ['--enable-mtls', '--sentry-address', `127.0.0.1:${m[1]}`];
   }
   const common = ['--dapr-http-port', '0', '--dapr-grpc-port', '0', '--metrics-port', '0', '--resources-path', resources, '--log-level', 'warn', ...flags];
   const env = { BULWARK_HOME: home };
-  await start([CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
-  const a = await start([CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);
-  const mine = children.slice(first);
-  return {
-    url: `http://127.0.0.1:${a[1]}`,
-    pids: mine.slice(-2).map((c) => c.pid!),
-    stop: () => {
-      for (const c of mine) c.kill('SIGTERM');
-    },
-  };
+  await launch(group, [CLI, 'sidecar', '--app-id', 'callee', '--app-port', String(appPort), ...common, '--log-level', 'info'], env, /application discovered/);
+  const a = await launch(group, [CLI, 'sidecar', '--app-id', 'caller', ...common, '--log-level', 'info'], env, /HTTP API listening on [^:\s]+:(\d+)/);
+  return meshOf(group, `http://127.0.0.1:${a[1]}`);
 }
 
 interface Run {
@@ -127,7 +108,7 @@ interface Run {
 
 async function drive(m: Mesh, seconds: number, concurrency: number): Promise<Run> {
   const pool = new Pool(m.url, { connections: concurrency });
-  const cpu0 = m.pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const cpu0 = m.pids.reduce((sum, pid) => sum + cpuSeconds(pid) * 1000, 0);
   const end = Date.now() + seconds * 1000;
   let n = 0;
   let failed = 0;
@@ -142,7 +123,7 @@ async function drive(m: Mesh, seconds: number, concurrency: number): Promise<Run
     }),
   );
   await pool.close();
-  const cpu = m.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) - cpu0;
+  const cpu = m.pids.reduce((sum, pid) => sum + cpuSeconds(pid) * 1000, 0) - cpu0;
   if (failed > 0) console.log(`  (${failed} failed requests)`);
   return { perSecond: n / seconds, cpuPerRequest: cpu / Math.max(1, n) };
 }
@@ -186,8 +167,7 @@ async function compare(title: string, who: string, make: (tls: boolean) => Promi
       `  round ${round + 1} (${mtlsFirst ? 'TLS' : 'plaintext'} first): plaintext ${p.perSecond.toFixed(0)} req/s ${(p.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, ` +
         `TLS ${m.perSecond.toFixed(0)} req/s ${(m.cpuPerRequest * 1000).toFixed(0)} µs CPU/req, cost ${((1 - m.perSecond / p.perSecond) * 100).toFixed(1)}%`,
     );
-    firstMesh.stop();
-    secondMesh.stop();
+    await Promise.all([firstMesh.stop(), secondMesh.stop()]);
   }
   const sum = (xs: Run[], k: keyof Run): number => xs.reduce((a, b) => a + b[k], 0);
   const p = sum(plainRuns, 'perSecond');
@@ -214,18 +194,11 @@ function workloadCredentials(type: KeyType): { ca: string; cert: string; key: st
 
 /** The floor's chain: client -> hop A -> hop B -> app, TLS (client certificates) between A and B or not. */
 async function floorMesh(appPort: number, tls: boolean, creds: { ca: string; cert: string; key: string }): Promise<Mesh> {
-  const first = children.length;
+  const group: Running[] = [];
   const env = { FLOOR_CA: creds.ca, FLOOR_CERT: creds.cert, FLOOR_KEY: creds.key };
-  const b = await start([FLOOR, '--upstream', `http://127.0.0.1:${appPort}`, ...(tls ? ['--tls-in'] : [])], env, /FLOOR-PORT (\d+)/);
-  const a = await start([FLOOR, '--upstream', `${tls ? 'https' : 'http'}://127.0.0.1:${b[1]}`, ...(tls ? ['--tls-out'] : [])], env, /FLOOR-PORT (\d+)/);
-  const mine = children.slice(first);
-  return {
-    url: `http://127.0.0.1:${a[1]}`,
-    pids: mine.map((c) => c.pid!),
-    stop: () => {
-      for (const c of mine) c.kill('SIGTERM');
-    },
-  };
+  const b = await launch(group, [FLOOR, '--upstream', `http://127.0.0.1:${appPort}`, ...(tls ? ['--tls-in'] : [])], env, /FLOOR-PORT (\d+)/);
+  const a = await launch(group, [FLOOR, '--upstream', `${tls ? 'https' : 'http'}://127.0.0.1:${b[1]}`, ...(tls ? ['--tls-out'] : [])], env, /FLOOR-PORT (\d+)/);
+  return meshOf(group, `http://127.0.0.1:${a[1]}`);
 }
 
 async function main(): Promise<void> {
@@ -257,6 +230,4 @@ main()
     console.error(err);
     process.exitCode = 1;
   })
-  .finally(() => {
-    for (const c of children) c.kill('SIGTERM');
-  });
+  .finally(() => stopAll());

@@ -18,15 +18,11 @@
 //
 //   npm run build && node dist/loadtest/observability.js [--seconds 4] [--rounds 3] [--concurrency 32]
 //     [--base /tmp/before/dist/cli/main.js] [--variants off,metrics,rate-1e-4,sampled] [--paths front,invoke]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/cli/main.js');
+import { CLI, cpuSeconds, start, waitEntry, waitFor, type Running } from './procs.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,30 +41,6 @@ const SINK = `let n = 0; process.on('SIGUSR2', () => console.log('SINK-BYTES ' +
 require('node:http').createServer((req, res) => { req.on('data', (c) => (n += c.length)); req.on('end', () => res.end('{}')); })
   .listen(0, '127.0.0.1', function () { console.log('SINK-PORT ' + this.address().port); });`;
 
-interface Running {
-  child: ChildProcess;
-  out: string;
-}
-
-function spawnLogged(cmd: string, args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const r: Running = { child, out: '' };
-  child.stdout!.on('data', (d: Buffer) => (r.out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (r.out += d.toString()));
-  return r;
-}
-
-async function waitFor(r: Running, re: RegExp, ms = 60_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = r.out.match(re);
-    if (m) return m;
-    if (r.child.exitCode !== null) throw new Error(`process exited:\n${r.out}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${r.out}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}
-
 interface Variant {
   name: string;
   /** 'this' or 'base' (--base). */
@@ -82,13 +54,6 @@ interface Variant {
   done: { front: number; api: number };
   /** Sidecar CPU seconds spent while each path was driven. */
   cpu: { front: number; api: number };
-}
-
-function cpuSeconds(pid: number): number {
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function drive(origin: string, path: string, seconds: number, concurrency: number): Promise<number> {
@@ -121,10 +86,10 @@ async function main(): Promise<void> {
   const concurrency = arg('concurrency', 32);
   // The OTLP sink, in its own process so that receiving exports does not slow the driver here:
   // accepts and discards them, and reports the bytes it got when asked (SIGUSR2).
-  const sink = spawnLogged(process.execPath, ['-e', SINK]);
+  const sink = start('sink', process.execPath, ['-e', SINK]);
   const sinkPort = Number((await waitFor(sink, /SINK-PORT (\d+)/))[1]);
 
-  const app = spawnLogged(process.execPath, ['-e', APP]);
+  const app = start('app', process.execPath, ['-e', APP]);
   const appPort = Number((await waitFor(app, /APP-PORT (\d+)/))[1]);
 
   const specs = [
@@ -152,21 +117,11 @@ async function main(): Promise<void> {
       const otel = v.name === 'sampled' ? `\n    otel:\n      endpointAddress: "127.0.0.1:${sinkPort}"\n      isSecure: false\n      protocol: http` : '';
       writeFileSync(cfg, `apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: bench\nspec:\n  tracing:\n    samplingRate: ${v.tracing}${otel}\n  metric:\n    enabled: ${v.metrics}\n`);
       mkdirSync(join(home, 'none'), { recursive: true });
-      v.proc = spawnLogged(process.execPath, [v.cli, 'sidecar', '--app-id', `bench-${id(v)}`, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
+      v.proc = start(`sidecar ${id(v)}`, process.execPath, [v.cli, 'sidecar', '--app-id', `bench-${id(v)}`, '--app-port', String(appPort), '--dapr-http-port', '0', '--metrics-port', '0', '--dapr-grpc-port', '0', '--public-port', '0', '--config', cfg, '--log-level', 'warn', '--resources-path', join(home, 'none')], { BULWARK_HOME: home });
     }
     for (const v of variants) {
       // With --log-level warn the listening lines are not printed; read the registry entry instead.
-      const home = join(dir, id(v));
-      const entry = await (async () => {
-        const { readEntries } = await import('../proxy/naming/local-registry.js');
-        const deadline = Date.now() + 60_000;
-        for (;;) {
-          const e = readEntries(home).find((x) => x.appId === `bench-${id(v)}`);
-          if (e) return e;
-          if (v.proc!.child.exitCode !== null || Date.now() > deadline) throw new Error(`sidecar ${id(v)} did not start:\n${v.proc!.out}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
+      const entry = await waitEntry(join(dir, id(v)), `bench-${id(v)}`, v.proc!);
       v.api = `http://127.0.0.1:${entry.httpPort}`;
       v.front = `http://127.0.0.1:${(entry as { publicPort?: number }).publicPort}`;
     }
