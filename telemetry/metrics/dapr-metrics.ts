@@ -146,6 +146,31 @@ export class DaprMetrics {
     return c;
   }
 
+  /** The cells of one HTTP label set (method, labelled path, status), made once per key. */
+  private httpCells<C>(cache: Map<string, C>, labeler: PathLabeler, method: string | undefined, rawPath: string, status: number, make: (l: Labels) => C): C {
+    const m = this.method(method);
+    const path = labeler.label(rawPath);
+    const key = `${m} ${status} ${path}`;
+    let c = cache.get(key);
+    if (!c) {
+      c = make({ method: m, path, status: String(status) });
+      cache.set(key, c);
+    }
+    return c;
+  }
+
+  private readonly makeServerCells = (l: Labels): ServerCells => ({
+    count: this.httpServerCount.cell(l),
+    latency: this.httpServerLatency.cell(l),
+    response: this.httpServerResponseCount?.cell(l),
+  });
+
+  private readonly makeClientCells = (l: Labels): ClientCells => ({
+    count: this.httpClientCount.cell(l),
+    latency: this.httpClientLatency.cell(l),
+    sent: this.httpClientSentBytes.cell({ method: l.method!, path: l.path!, status: '' }),
+  });
+
   /** Applies `spec.metric.rules` for `metric` to a new label set. */
   private rewrite(metric: string, labels: Labels): Labels {
     const rules = this.settings.rules.get(metric);
@@ -161,15 +186,7 @@ export class DaprMetrics {
 
   /** One request on the HTTP API (app -> sidecar). */
   recordHttpServer(method: string | undefined, rawPath: string, status: number, elapsedMs: number, requestBytes: number, responseBytes: number): void {
-    const m = this.method(method);
-    const path = this.serverLabeler.label(rawPath);
-    const key = `${m} ${status} ${path}`;
-    let c = this.serverCells.get(key);
-    if (!c) {
-      const l = { method: m, path, status: String(status) };
-      c = { count: this.httpServerCount.cell(l), latency: this.httpServerLatency.cell(l), response: this.httpServerResponseCount?.cell(l) };
-      this.serverCells.set(key, c);
-    }
+    const c = this.httpCells(this.serverCells, this.serverLabeler, method, rawPath, status, this.makeServerCells);
     c.count.inc();
     c.latency.observe(Math.floor(elapsedMs));
     c.response?.inc();
@@ -189,15 +206,7 @@ export class DaprMetrics {
 
   /** One call from the sidecar to its app over HTTP; a transport failure is status 500. */
   recordHttpClient(method: string | undefined, rawPath: string, status: number, elapsedMs: number, sentBytes: number, receivedBytes: number): void {
-    const m = this.method(method);
-    const path = this.clientLabeler.label(rawPath);
-    const key = `${m} ${status} ${path}`;
-    let c = this.clientCells.get(key);
-    if (!c) {
-      const l = { method: m, path, status: String(status) };
-      c = { count: this.httpClientCount.cell(l), latency: this.httpClientLatency.cell(l), sent: this.httpClientSentBytes.cell({ method: m, path, status: '' }) };
-      this.clientCells.set(key, c);
-    }
+    const c = this.httpCells(this.clientCells, this.clientLabeler, method, rawPath, status, this.makeClientCells);
     c.count.inc();
     c.latency.observe(Math.floor(elapsedMs));
     c.sent.observe(sentBytes);
