@@ -41,6 +41,10 @@ interface Side { name: string; origin: string; pids: number[]; req: HttpRequestS
 
 const rssOf = (s: Side): number => s.pids.reduce((a, p) => a + rssMB(p), 0);
 
+/** A side with nothing measured yet. */
+const fresh = (name: string, origin: string, pids: number[], req: HttpRequestSpec, idleRss: number): Side =>
+  ({ name, origin, pids, req, cpu: 0, ok: 0, secs: 0, tput: [], idleRss, maxRss: 0, p50: [], p99: [], rateCpu: 0, rateOk: 0 });
+
 async function side(name: string, cli: string, flags: string[]): Promise<Side> {
   const home = join(dir, name);
   mkdirSync(home);
@@ -62,7 +66,7 @@ async function side(name: string, cli: string, flags: string[]): Promise<Side> {
     req = { method: 'GET', path: '/v1.0/state/statestore/ab', expect: 200 };
   }
   const idleRss = pids.reduce((a, p) => a + rssMB(p), 0);
-  return { name, origin, pids, req, cpu: 0, ok: 0, secs: 0, tput: [], idleRss, maxRss: 0, p50: [], p99: [], rateCpu: 0, rateOk: 0 };
+  return fresh(name, origin, pids, req, idleRss);
 }
 
 try {
@@ -78,7 +82,7 @@ try {
     await h.close();
   }
   // The direct row of the fixed-rate phase: "added" latency is a side's minus this, same round.
-  const direct: Side = { name: 'direct', origin: `http://127.0.0.1:${appPort}`, pids: [], req: { method: 'GET', path: '/x', expect: 200 }, cpu: 0, ok: 0, secs: 0, tput: [], idleRss: 0, maxRss: 0, p50: [], p99: [], rateCpu: 0, rateOk: 0 };
+  const direct = fresh('direct', `http://127.0.0.1:${appPort}`, [], { method: 'GET', path: '/x', expect: 200 }, 0);
   for (let r = 0; r < rounds; r++) {
     if (rate > 0) {
       for (const s of r % 2 === 0 ? [direct, ...sides] : [direct, ...[...sides].reverse()]) {
