@@ -163,11 +163,20 @@ class RedisStore implements StateStore {
     }
   }
 
-  /** Connection failures get a message that names the server. */
-  private async call<T>(op: () => Promise<T>): Promise<T> {
-    if (this.client.status !== 'ready') throw new Error(`redis store: not connected to ${this.where} (${this.client.status})`);
-    return op();
+  /**
+   * Connection failures get a message that names the server: the ones seen before a command
+   * (not connected) and the ones a command meets (the connection dropped after the status check,
+   * a timeout). A reply from the server (a script's error, WRONGTYPE) is passed on as it is.
+   */
+  private call<T>(op: () => Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') return Promise.reject(new Error(`redis store: not connected to ${this.where} (${this.client.status})`));
+    return op().catch(this.nameServer);
   }
+
+  private readonly nameServer = (err: Error): never => {
+    if (err.name === 'ReplyError') throw err;
+    throw new Error(`redis store: ${this.where}: ${err.message}`, { cause: err });
+  };
 
   async close(): Promise<void> {
     this.client.disconnect();
