@@ -4,7 +4,6 @@
 // in-flight requests first, then the app gets the signal, so a slow call through the sidecar
 // finishes even if the app exits at once on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { SidecarOptions } from '../proxy/options.js';
 import { Sidecar } from '../proxy/sidecar.js';
@@ -29,18 +28,6 @@ export interface Launched {
   /** Resolves with the code the CLI should exit with for this app. */
   done: Promise<number>;
   stop(signal: NodeJS.Signals): Promise<void>;
-}
-
-/** A free TCP port on loopback, for `--app-port 0` and other ports we must announce before use. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 export async function launch(spec: LaunchSpec): Promise<Launched> {

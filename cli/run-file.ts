@@ -7,7 +7,8 @@ import { Cursor, isObject, type Obj } from '../resources/decode.js';
 import { ResourceError } from '../resources/resource-error.js';
 import { readYamlDocuments } from '../resources/yaml-file.js';
 import { UsageError, type FlagValues } from './args.js';
-import { freePort, launch, type Launched } from './launch.js';
+import { freePort } from './free-port.js';
+import { launch, type Launched } from './launch.js';
 import { buildSidecarOptions } from './options.js';
 import { forwardSignals } from './run.js';
 

@@ -1,7 +1,8 @@
 // `bulwark run`: one app beside its sidecar (or a run file with -f), and `bulwark sidecar`:
 // the sidecar alone, to front a service that runs elsewhere.
 import { parseArgs, UsageError } from './args.js';
-import { freePort, launch, type Launched } from './launch.js';
+import { freePort } from './free-port.js';
+import { launch, type Launched } from './launch.js';
 import { IGNORED_FLAGS, SIDECAR_FLAGS, buildSidecarOptions } from './options.js';
 import { runFileMain } from './run-file.js';
 

@@ -10,12 +10,13 @@
 //
 // `--base` adds the same cases for another build (e.g. the previous commit's), interleaved with
 // this one's, for before/after figures measured under the same machine load.
+import { freePort } from '../cli/free-port.js';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { summarize } from './latency.js';
-import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, freePort, rssMB, start, stop, stopAll, type Running } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, rssMB, start, stop, stopAll, type Running } from './procs.js';
 
 interface Case {
   name: string;

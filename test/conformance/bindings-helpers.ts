@@ -1,6 +1,6 @@
 // Shared pieces of the bindings suites: the recording app as its own process (so a sidecar can
 // stop while the app keeps listening), component YAML, and output-binding calls.
-import { createServer } from 'node:net';
+import { freePort } from '../../cli/free-port.js';
 import { join } from 'node:path';
 import { eventually, ROOT, startProcess, type Proc, type SidecarProc } from '../helpers/processes.js';
 
@@ -20,17 +20,6 @@ export interface RecordingApp {
   port: number;
   url: string;
   received(path?: string): Promise<Received[]>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 /** Starts the recording app; `routes` answer the OPTIONS probe, `behavior` as bindings-app.mjs reads it. */

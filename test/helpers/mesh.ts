@@ -38,14 +38,3 @@ export async function startMember(appId: string, home: string, opts: { name?: st
   return { app, sidecar, internalPort: Number(m[1]) };
 }
 
-/** A free TCP port on loopback, for ports that must be known before a process starts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -2,8 +2,8 @@
 // port with a generated config (scrape interval 1s) and a temporary storage folder, queried
 // through its HTTP API. Without the binary a suite skips with a visible reason, or fails under
 // REQUIRE_SERVICES=1 (as .ci/run sets).
+import { freePort } from '../../cli/free-port.js';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { startProcess, tempDir, writeFolder, type Proc } from './processes.js';
 
@@ -27,17 +27,6 @@ export function prometheusAvailable(): boolean {
   if (process.env.REQUIRE_SERVICES === '1') throw new Error(`${msg} and REQUIRE_SERVICES=1`);
   console.warn(`SKIPPED: ${msg} (set REQUIRE_SERVICES=1 to make this a failure)`);
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Prometheus {

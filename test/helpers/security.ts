@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { CertificateAuthority, generateCa, readCaFiles, writeCa } from '../../security/ca.js';
 import { generateKey, keyPem } from '../../security/x509.js';
-import { freePort } from './mesh.js';
+import { freePort } from '../../cli/free-port.js';
 import { CLI, startProcess, writeFolder, type Proc } from './processes.js';
 
 export interface SentryProc extends Proc {

@@ -12,7 +12,7 @@ import { Metadata, credentials, loadPackageDefinition, status as Code, type Clie
 import { loadSync } from '@grpc/proto-loader';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/mesh.js';
+import { freePort } from '../../cli/free-port.js';
 import { ROOT, eventually, startSidecar, stopProcess, tempDir, type SidecarProc } from '../helpers/processes.js';
 
 const require = createRequire(import.meta.url);

@@ -5,7 +5,8 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createNetServer, connect, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startApp, startMember } from '../helpers/mesh.js';
+import { freePort } from '../../cli/free-port.js';
+import { startApp, startMember } from '../helpers/mesh.js';
 import { CLI, ROOT, startProcess, startSidecar, tempDir, writeFolder } from '../helpers/processes.js';
 
 const home = tempDir('bulwark-home-');

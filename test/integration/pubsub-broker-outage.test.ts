@@ -2,8 +2,8 @@
 // ERR_PUBSUB_PUBLISH_MESSAGE and a message that says the broker is unreachable; when it comes
 // back, the sidecar publishes again and its subscription delivers again, with no restart. The
 // outage is a loopback forwarder cut in front of the real local service.
+import { freePort } from '../../cli/free-port.js';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBroker, type BrokerType } from '../helpers/broker-cleanup.js';
@@ -19,17 +19,6 @@ const CASES: Array<{ type: BrokerType; service: ServiceName; metadata(port: numb
 ];
 
 const APP = join(ROOT, 'test/conformance/pubsub-app.mjs');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function componentYaml(type: string, md: Record<string, string>): string {
   const items = Object.entries(md).map(([k, v]) => `\n  - name: ${k}\n    value: "${v}"`).join('');

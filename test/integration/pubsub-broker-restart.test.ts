@@ -2,8 +2,8 @@
 // port, stopped and started again on the same data directory while a component is connected.
 // Publishing fails clearly while it is down; afterwards the same component publishes again and
 // its subscription, restored from the broker's stored state, delivers again.
+import { freePort } from '../../cli/free-port.js';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { builtinComponents } from '../../components/index.js';
 import type { Logger } from '../../core/component.js';
@@ -11,17 +11,6 @@ import type { PubSub, ReceivedMessage } from '../../core/pubsub/component.js';
 import { eventually, startProcess, stopProcess, tempDir, type Proc } from '../helpers/processes.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 

@@ -13,7 +13,8 @@ import WebSocket from 'ws';
 import type { CertificateAuthority } from '../../security/ca.js';
 import { writeEntry } from '../../proxy/naming/local-registry.js';
 import { generateKey, keyPem } from '../../security/x509.js';
-import { freePort, startMember, type Member } from '../helpers/mesh.js';
+import { freePort } from '../../cli/free-port.js';
+import { startMember, type Member } from '../helpers/mesh.js';
 import { CLI, startProcess, tempDir, writeFolder } from '../helpers/processes.js';
 import { anchors, certInit, directCall, foreignCa, startSentry, svid, type SentryProc } from '../helpers/security.js';
 

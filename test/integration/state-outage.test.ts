@@ -2,10 +2,10 @@
 // restarting the sidecar; with a Resiliency retry on the component's outbound target, a call
 // made during the outage waits it out. Redis runs as a private redis-server started (and
 // stopped) by this test; PostgreSQL loses the sidecar's connections mid-run.
+import { freePort } from '../../cli/free-port.js';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -22,17 +22,6 @@ function hasRedisServer(): boolean {
   } catch {
     return false;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startRedis(port: number, ...extra: string[]): Promise<Proc> {

@@ -7,7 +7,7 @@ import { credentials, loadPackageDefinition, Metadata, status as Code, type Clie
 import { loadSync } from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteActorStore } from '../helpers/actors.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '../../cli/free-port.js';
 import { ROOT, eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
 
 const TOKEN = 'wf-secret-token';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS_MS } from '../../telemetry/metrics/settings.js';
 import { readEntries } from '../../proxy/naming/local-registry.js';
 import { sqliteActorStore } from '../helpers/actors.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '../../cli/free-port.js';
 import { ROOT, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
 
 const dir = tempDir('bulwark-wf-metrics-');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DaprWorkflowClient, WorkflowRuntimeStatus } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqliteActorStore } from '../helpers/actors.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '../../cli/free-port.js';
 import { ROOT, eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
 
 let sidecar: SidecarProc;
