@@ -1,5 +1,5 @@
-// bulwark load test: one command that measures the sidecar against a direct call, nginx and node
-// http-proxy, in the same run, with repeats interleaved (A B A B) so drift on a shared machine
+// bulwark load test: one command that measures the sidecar against a direct call, nginx, a bare
+// undici proxy and node http-proxy, in the same run, with repeats interleaved (A B A B) so drift on a shared machine
 // cancels. See loadtest/README.md for the method.
 //
 //   npm run loadtest -- <scenario|all> [--rate 1000] [--duration 3] [--connections 50] [--repeats 2]
@@ -31,6 +31,7 @@ interface Args {
   out: string;
 }
 
+const BARE = 'bare undici proxy';
 const HTTP_SCENARIOS = ['direct', 'nginx', 'http-proxy', 'front', 'invoke', 'invoke-mtls'];
 const ALL = [...HTTP_SCENARIOS, 'state-get', 'state-save', 'publish-deliver', 'tracing'];
 
@@ -155,10 +156,12 @@ spec:
         return { origin: `http://127.0.0.1:${appPort}`, pids: [] };
       case 'nginx':
         return this.nginx(appPort);
-      case 'http-proxy': {
+      case 'http-proxy':
+      case 'undici-proxy': {
+        const kind = name === 'http-proxy' ? 'http-proxy' : 'undici';
         const port = await freePort();
-        const r = start('http-proxy', process.execPath, [join(ROOT, 'dist/loadtest/http-proxy-ref.js'), String(port), `http://127.0.0.1:${appPort}`]);
-        await waitFor(r, /http-proxy listening/);
+        const r = start(name, process.execPath, [join(ROOT, 'dist/loadtest/proxy-ref.js'), kind, String(port), `http://127.0.0.1:${appPort}`]);
+        await waitFor(r, /proxy listening/);
         return { origin: `http://127.0.0.1:${port}`, pids: [r.child.pid!] };
       }
       case 'front': {
@@ -364,15 +367,17 @@ function httpFloor(f: Fixture, a: Args, method: 'GET' | 'POST'): Target {
 function targetsFor(s: string, f: Fixture, a: Args): Target[] {
   const direct = httpTarget(f, a, 'direct', 'direct', GET_X);
   const nginx = httpTarget(f, a, 'nginx', 'nginx', GET_X);
+  // The yardstick the one-hop goal names: "the full sidecar at least as fast as that bare proxy".
+  const bare = httpTarget(f, a, BARE, 'undici-proxy', GET_X);
   switch (s) {
     case 'direct':
       return [direct];
     case 'nginx':
       return [direct, nginx];
     case 'http-proxy':
-      return [direct, nginx, httpTarget(f, a, 'http-proxy', 'http-proxy', GET_X)];
+      return [direct, nginx, bare, httpTarget(f, a, 'http-proxy', 'http-proxy', GET_X)];
     case 'front':
-      return [direct, nginx, httpTarget(f, a, 'bulwark front', 'front', GET_X)];
+      return [direct, nginx, bare, httpTarget(f, a, 'bulwark front', 'front', GET_X)];
     case 'invoke':
       return [direct, nginx, httpTarget(f, a, 'bulwark invoke (2 hops)', 'invoke', INVOKE)];
     case 'invoke-mtls':
@@ -526,6 +531,7 @@ function table(r: ScenarioResult, a: Args): string {
   if (r.rows.length === 0) return `### ${r.scenario}\n\n${r.note ? r.note + '\n\n' : ''}\`\`\`\n${r.raw ?? ''}\n\`\`\`\n`;
   const base = r.rows[0]!;
   const nginx = r.rows.find((x) => x.target === 'nginx');
+  const bare = r.rows.find((x) => x.target === BARE);
   const lines = [
     `### ${r.scenario}`,
     '',
@@ -539,12 +545,12 @@ function table(r: ScenarioResult, a: Args): string {
     lines.push(`| ${row.target} | ${f1(s.p50)} | ${f1(s.p90)} | ${f1(s.p99)} | ${f1(s.max)} | ${row === base ? '' : f1(s.p50 - base.rate.summary.p50)} | ${row === base ? '' : f1(s.p99 - base.rate.summary.p99)} | ${f1(row.rate.throughput, 0)} | ${row.rate.errors} | ${f1(row.rate.cpuUsPerReq, 0)} | ${f1(row.rate.rssMB, 0)} |`);
   }
   lines.push('', `Max throughput (${a.connections} connections, ${r.rows[0]!.max.engine}; latency in ms):`, '');
-  lines.push(`| target | req/s | per repeat | vs ${base.target} | ${nginx ? 'vs nginx | ' : ''}p50 | p90 | p99 | max | errors | CPU µs/req | RSS MB idle / load |`);
-  lines.push(`|---|---:|---|---:|${nginx ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|`);
+  lines.push(`| target | req/s | per repeat | vs ${base.target} | ${nginx ? 'vs nginx | ' : ''}${bare ? 'vs bare proxy | ' : ''}p50 | p90 | p99 | max | errors | CPU µs/req | RSS MB idle / load |`);
+  lines.push(`|---|---:|---|---:|${nginx ? '---:|' : ''}${bare ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|`);
   for (const row of r.rows) {
     const s = row.max.summary;
     lines.push(
-      `| ${row.target} | ${f1(row.max.throughput, 0)} | ${row.perRepeatMax.map((x) => x.toFixed(0)).join(' ')} | ${f1(row.max.throughput / base.max.throughput)}× | ${nginx ? f1(row.max.throughput / nginx.max.throughput) + '× | ' : ''}${f1(s.p50)} | ${f1(s.p90)} | ${f1(s.p99)} | ${f1(s.max)} | ${row.max.errors} | ${f1(row.max.cpuUsPerReq, 0)} | ${row.idleRssMB === null ? '-' : `${f1(row.idleRssMB, 0)} / ${f1(row.max.rssMB, 0)}`} |`,
+      `| ${row.target} | ${f1(row.max.throughput, 0)} | ${row.perRepeatMax.map((x) => x.toFixed(0)).join(' ')} | ${f1(row.max.throughput / base.max.throughput)}× | ${nginx ? f1(row.max.throughput / nginx.max.throughput) + '× | ' : ''}${bare ? f1(row.max.throughput / bare.max.throughput) + '× | ' : ''}${f1(s.p50)} | ${f1(s.p90)} | ${f1(s.p99)} | ${f1(s.max)} | ${row.max.errors} | ${f1(row.max.cpuUsPerReq, 0)} | ${row.idleRssMB === null ? '-' : `${f1(row.idleRssMB, 0)} / ${f1(row.max.rssMB, 0)}`} |`,
     );
   }
   return lines.join('\n') + '\n';
