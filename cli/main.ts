@@ -4,7 +4,6 @@
 import { ResourceError } from '../resources/resource-error.js';
 import { RUNTIME_VERSION } from '../proxy/version.js';
 import { UsageError } from './args.js';
-import { boundYoungGeneration, hasOwnSemiSpaceSetting } from './young-generation.js';
 
 const HELP = `bulwark ${RUNTIME_VERSION}: a Dapr-compatible sidecar
 
@@ -26,8 +25,6 @@ See README.md for every flag.
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const env = process.env;
-  // Processes that host sidecars: before the sidecar's modules load, so start-up counts too.
-  if ((cmd === 'run' || cmd === 'sidecar') && !hasOwnSemiSpaceSetting(process.execArgv, env.NODE_OPTIONS)) boundYoungGeneration();
   switch (cmd) {
     case 'run':
       return (await import('./run.js')).runMain(rest, env, true);
