@@ -32,6 +32,7 @@ interface Args {
 }
 
 const BARE = 'bare undici proxy';
+const BARE_2 = 'two bare undici proxies';
 const HTTP_SCENARIOS = ['direct', 'nginx', 'http-proxy', 'front', 'invoke', 'invoke-mtls'];
 const ALL = [...HTTP_SCENARIOS, 'state-get', 'state-save', 'publish-deliver', 'tracing'];
 
@@ -157,12 +158,13 @@ spec:
       case 'nginx':
         return this.nginx(appPort);
       case 'http-proxy':
-      case 'undici-proxy': {
-        const kind = name === 'http-proxy' ? 'http-proxy' : 'undici';
-        const port = await freePort();
-        const r = start(name, process.execPath, [join(ROOT, 'dist/loadtest/proxy-ref.js'), kind, String(port), `http://127.0.0.1:${appPort}`]);
-        await waitFor(r, /proxy listening/);
-        return { origin: `http://127.0.0.1:${port}`, pids: [r.child.pid!] };
+      case 'undici-proxy':
+        return this.reference(name === 'http-proxy' ? 'http-proxy' : 'undici', `http://127.0.0.1:${appPort}`);
+      case 'undici-proxy-2': {
+        // Two bare proxies in a row: what any two Node HTTP hops cost, the floor of `invoke`.
+        const second = await this.reference('undici', `http://127.0.0.1:${appPort}`);
+        const first = await this.reference('undici', second.origin);
+        return { origin: first.origin, pids: [...first.pids, ...second.pids] };
       }
       case 'front': {
         const s = await this.sidecar('plain', 'bench-app', appPort);
@@ -182,6 +184,13 @@ spec:
       default:
         throw new Error(`no endpoint ${name}`);
     }
+  }
+
+  private async reference(kind: 'http-proxy' | 'undici', target: string): Promise<Endpoint> {
+    const port = await freePort();
+    const r = start(`${kind} proxy`, process.execPath, [join(ROOT, 'dist/loadtest/proxy-ref.js'), kind, String(port), target]);
+    await waitFor(r, /proxy listening/);
+    return { origin: `http://127.0.0.1:${port}`, pids: [r.child.pid!] };
   }
 
   private sidecars = new Map<string, Promise<{ pid: number; entry: Awaited<ReturnType<typeof waitEntry>> }>>();
@@ -379,7 +388,7 @@ function targetsFor(s: string, f: Fixture, a: Args): Target[] {
     case 'front':
       return [direct, nginx, bare, httpTarget(f, a, 'bulwark front', 'front', GET_X)];
     case 'invoke':
-      return [direct, nginx, httpTarget(f, a, 'bulwark invoke (2 hops)', 'invoke', INVOKE)];
+      return [direct, nginx, httpTarget(f, a, BARE_2, 'undici-proxy-2', GET_X), httpTarget(f, a, 'bulwark invoke (2 hops)', 'invoke', INVOKE)];
     case 'invoke-mtls':
       return [direct, nginx, httpTarget(f, a, 'bulwark invoke (2 hops, mTLS)', 'invoke-mtls', INVOKE)];
     case 'state-get': {
@@ -531,7 +540,7 @@ function table(r: ScenarioResult, a: Args): string {
   if (r.rows.length === 0) return `### ${r.scenario}\n\n${r.note ? r.note + '\n\n' : ''}\`\`\`\n${r.raw ?? ''}\n\`\`\`\n`;
   const base = r.rows[0]!;
   const nginx = r.rows.find((x) => x.target === 'nginx');
-  const bare = r.rows.find((x) => x.target === BARE);
+  const bare = r.rows.find((x) => x.target === BARE || x.target === BARE_2);
   const lines = [
     `### ${r.scenario}`,
     '',
