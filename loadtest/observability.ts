@@ -7,8 +7,8 @@
 //   sampled   samplingRate "1", metrics on, every span exported over OTLP/HTTP to a sink
 //
 // Two paths per sidecar: fronting (client -> public port -> app) and the invoke API
-// (client -> /v1.0/invoke/<self>/method/x -> app). Variants run in alternating rounds so drift
-// on a shared machine hits them alike; throughput is summed over rounds. Because throughput on a
+// (client -> /v1.0/invoke/<self>/method/x -> app). Variants run in rotating order, one round
+// after another, so drift and position on a shared machine hit them alike; throughput is summed over rounds. Because throughput on a
 // busy machine is noisy, the sidecar's own CPU time per request (from /proc) is reported too:
 // it is what tracing and metrics actually add.
 //
@@ -110,7 +110,9 @@ async function main(): Promise<void> {
   const id = (v: Variant): string => `${v.build}-${v.name}`;
   const dir = mkdtempSync(join(tmpdir(), 'bulwark-obs-bench-'));
   try {
-    for (const v of variants) {
+    // Started last to first: the sidecar started first has measured faster here, so the
+    // baseline (`off`) does not get that advantage.
+    for (const v of [...variants].reverse()) {
       const home = join(dir, id(v));
       mkdirSync(home, { recursive: true });
       const cfg = join(home, 'config.yaml');
@@ -132,12 +134,15 @@ async function main(): Promise<void> {
       if (paths.has('invoke')) await drive(v.api!, invokePath(v), 1, concurrency);
     }
     for (let r = 0; r < rounds; r++) {
-      // Variants in order; the two builds of a variant back to back, their order flipped every round.
-      const order: Variant[] = [];
+      // Each round starts one variant later (rounds a multiple of the variant count give every
+      // variant every position once); the two builds of a variant back to back, their order
+      // flipped every round.
+      const groups: Variant[][] = [];
       for (let k = 0; k < variants.length; k += builds.length) {
         const group = variants.slice(k, k + builds.length);
-        order.push(...(r % 2 === 0 ? group : group.reverse()));
+        groups.push(r % 2 === 0 ? group : group.reverse());
       }
+      const order = [...groups.slice(r % groups.length), ...groups.slice(0, r % groups.length)].flat();
       for (const v of order) {
         const pid = v.proc!.child.pid!;
         if (paths.has('front')) {
