@@ -7,7 +7,7 @@
 // the resiliency policy discards) so the connection returns to its pool.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from '../undici.js';
-import { copyResponseHeaders } from './headers.js';
+import { copyRawResponseHeaders } from './headers.js';
 
 /** More than this of a dropped answer: the connection is closed rather than drained. */
 const DUMP_LIMIT = 128 * 1024;
@@ -179,10 +179,9 @@ export class Forwarded implements Dispatcher.DispatchHandler {
    */
   relayTo(res: ServerResponse, isEventStream: boolean): Promise<void> {
     res.statusCode = this.statusCode;
-    const headers = this.headers;
-    copyResponseHeaders(res, headers);
+    const eventStream = copyRawResponseHeaders(res, this.rawHeaders ?? []);
     // Server-sent events: the caller should see the headers now, not with the first event.
-    if (isEventStream || String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
+    if (isEventStream || eventStream) res.flushHeaders();
     if (this.failure) return Promise.reject(this.failure);
     const chunks = this.queued;
     this.queued = null;

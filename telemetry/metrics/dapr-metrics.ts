@@ -69,6 +69,10 @@ export class DaprMetrics {
   private readonly ingressCells = new Map<string, CountAndLatency>();
   private readonly grpcCells = new Map<string, CountAndLatency>();
   private readonly healthCells = new Map<number, CountAndLatency>();
+  private readonly invSentCells = new Map<string, CounterCell>();
+  private readonly invRecvCells = new Map<string, CountAndLatency>();
+  private readonly invReceivedCells = new Map<string, CounterCell>();
+  private readonly invAnsweredCells = new Map<string, CounterCell>();
 
   constructor(
     readonly registry: Registry,
@@ -137,13 +141,10 @@ export class DaprMetrics {
 
   /** A counter's and a histogram's cells for one label set, looked up once per `key` (label values joined). */
   private cachedPair<K>(cache: Map<K, CountAndLatency>, key: K, count: CounterFamily, latency: HistogramFamily, labels: () => Labels): CountAndLatency {
-    let c = cache.get(key);
-    if (!c) {
+    return cached(cache, key, () => {
       const l = labels();
-      c = { count: count.cell(l), latency: latency.cell(l) };
-      cache.set(key, c);
-    }
-    return c;
+      return { count: count.cell(l), latency: latency.cell(l) };
+    });
   }
 
   /** The cells of one HTTP label set (method, labelled path, status), made once per key. */
@@ -258,27 +259,42 @@ export class DaprMetrics {
 
   /** Caller side of a remote invocation. */
   recordInvocationSent(dstAppId: string, streaming: boolean): void {
-    this.invReqSent.cell({ dst_app_id: dstAppId, type: streaming ? 'streaming' : 'unary' }).inc();
+    const type = streaming ? 'streaming' : 'unary';
+    cached(this.invSentCells, `${dstAppId}\u0000${type}`, () => this.invReqSent.cell({ dst_app_id: dstAppId, type })).inc();
   }
 
   /** Caller side: the callee's answer (Dapr names the label src_app_id though it is the callee). */
   recordInvocationResponse(calleeAppId: string, status: number, streaming: boolean, elapsedMs: number): void {
-    const st = String(status);
-    this.invResRecv.cell({ src_app_id: calleeAppId, status: st, type: streaming ? 'streaming' : 'unary' }).inc();
-    this.invResRecvLatency.cell({ src_app_id: calleeAppId, status: st }).observe(elapsedMs);
+    const type = streaming ? 'streaming' : 'unary';
+    const c = cached(this.invRecvCells, `${calleeAppId}\u0000${status}\u0000${type}`, () => {
+      const st = String(status);
+      return { count: this.invResRecv.cell({ src_app_id: calleeAppId, status: st, type }), latency: this.invResRecvLatency.cell({ src_app_id: calleeAppId, status: st }) };
+    });
+    c.count.inc();
+    c.latency.observe(elapsedMs);
   }
 
   /** Callee side of a remote invocation. */
   recordInvocationReceived(callerAppId: string): void {
-    this.invReqRecv.cell({ src_app_id: callerAppId }).inc();
+    cached(this.invReceivedCells, callerAppId, () => this.invReqRecv.cell({ src_app_id: callerAppId })).inc();
   }
 
   /** Callee side: the answer sent back (Dapr names the label dst_app_id though it is the caller). */
   recordInvocationAnswered(callerAppId: string, status: number): void {
-    this.invResSent.cell({ dst_app_id: callerAppId, status: String(status) }).inc();
+    cached(this.invAnsweredCells, `${callerAppId}\u0000${status}`, () => this.invResSent.cell({ dst_app_id: callerAppId, status: String(status) })).inc();
   }
 
   recordErrorCode(code: string, category: string): void {
     this.errorCodes?.cell({ error_code: code, category }).inc();
   }
+}
+
+/** The value kept under `key`, made on first use (the request path's way to its metric cells). */
+function cached<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make();
+    cache.set(key, v);
+  }
+  return v;
 }
