@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, findWrk, fixedRate, httpFire, wrkRun, type HttpRequestSpec } from './generator.js';
 import { quantile } from './latency.js';
-import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, rssMB, start, stopAll, waitEntry, waitFor } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, rssMB, start, stealMeter, stopAll, waitEntry, waitFor } from './procs.js';
 
 const get = (n: string, d: string): string => {
   const i = process.argv.indexOf(`--${n}`);
@@ -83,6 +83,7 @@ try {
   }
   // The direct row of the fixed-rate phase: "added" latency is a side's minus this, same round.
   const direct = fresh('direct', `http://127.0.0.1:${appPort}`, [], { method: 'GET', path: '/x', expect: 200 }, 0);
+  const steal = stealMeter();
   for (let r = 0; r < rounds; r++) {
     if (rate > 0) {
       for (const s of r % 2 === 0 ? [direct, ...sides] : [direct, ...[...sides].reverse()]) {
@@ -126,7 +127,7 @@ try {
     const added = (s: Side, k: 'p50' | 'p99'): number[] => s[k].map((x, i) => x - direct[k][i]!);
     for (const s of sides) console.log(`${s.name.padEnd(8)} at ${rate} req/s: added p50 ${med(added(s, 'p50')).toFixed(2)} ms, p99 ${med(added(s, 'p99')).toFixed(2)} ms (median of ${rounds}; p99 per round [${added(s, 'p99').map((x) => x.toFixed(2)).join(' ')}])  sidecar CPU ${((s.rateCpu / s.rateOk) * 1e6).toFixed(0)} µs/req`);
   }
-  console.log(`B/A: throughput ${((b.ok / b.secs) / (a.ok / a.secs)).toFixed(2)}x, CPU per request ${(us(b) / us(a)).toFixed(2)}x`);
+  console.log(`B/A: throughput ${((b.ok / b.secs) / (a.ok / a.secs)).toFixed(2)}x, CPU per request ${(us(b) / us(a)).toFixed(2)}x; ${steal()}`);
 } finally {
   await stopAll();
 }

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { closedLoop, findWrk, fixedRate, httpFire, wrkRun, type Fire, type HttpRequestSpec, type RunResult } from './generator.js';
 import { summarize, type LatencySummary } from './latency.js';
 import { latencySvg, type PlotSeries } from './plot.js';
-import { CLI, REDIS_STATESTORE_YAML, ROOT, cpuSeconds, rssMB, start, stopAll, waitEntry, waitFor, type Running } from './procs.js';
+import { CLI, REDIS_STATESTORE_YAML, ROOT, cpuSeconds, rssMB, start, stealMeter, stopAll, waitEntry, waitFor, type Running } from './procs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -426,6 +426,8 @@ interface ScenarioResult {
   rows: Row[];
   note?: string;
   raw?: string;
+  /** The hypervisor's steal during the scenario (see stealMeter). */
+  steal?: string;
 }
 
 async function measure(s: string, f: Fixture, a: Args): Promise<ScenarioResult> {
@@ -562,6 +564,7 @@ function table(r: ScenarioResult, a: Args): string {
       `| ${row.target} | ${f1(row.max.throughput, 0)} | ${row.perRepeatMax.map((x) => x.toFixed(0)).join(' ')} | ${f1(row.max.throughput / base.max.throughput)}× | ${nginx ? f1(row.max.throughput / nginx.max.throughput) + '× | ' : ''}${bare ? f1(row.max.throughput / bare.max.throughput) + '× | ' : ''}${f1(s.p50)} | ${f1(s.p90)} | ${f1(s.p99)} | ${f1(s.max)} | ${row.max.errors} | ${f1(row.max.cpuUsPerReq, 0)} | ${row.idleRssMB === null ? '-' : `${f1(row.idleRssMB, 0)} / ${f1(row.max.rssMB, 0)}`} |`,
     );
   }
+  if (r.steal) lines.push('', `Machine: ${r.steal}.`);
   return lines.join('\n') + '\n';
 }
 
@@ -584,7 +587,11 @@ async function main(): Promise<void> {
         let r: ScenarioResult;
         if (s === 'publish-deliver') r = await external(s, 'pubsub.js', ['--broker', 'redis', '--messages', String(Math.max(1000, Math.round(a.rate * a.duration))), '--concurrency', String(Math.min(32, a.connections)), '--repeats', String(a.repeats)]);
         else if (s === 'tracing') r = await external(s, 'observability.js', ['--seconds', String(a.duration), '--rounds', String(a.repeats), '--concurrency', String(Math.min(32, a.connections))]);
-        else r = await measure(s, fixture, a);
+        else {
+          const steal = stealMeter();
+          r = await measure(s, fixture, a);
+          r.steal = steal();
+        }
         results.push(r);
         console.log(table(r, a));
       } catch (err) {

@@ -22,7 +22,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Pool } from 'undici';
-import { CLI, cpuSeconds, start, waitEntry, waitFor, type Running } from './procs.js';
+import { CLI, cpuSeconds, start, stealMeter, waitEntry, waitFor, type Running } from './procs.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -133,6 +133,7 @@ async function main(): Promise<void> {
       if (paths.has('front')) await drive(v.front!, '/x', 1, concurrency);
       if (paths.has('invoke')) await drive(v.api!, invokePath(v), 1, concurrency);
     }
+    const steal = stealMeter();
     for (let r = 0; r < rounds; r++) {
       // Each round starts one variant later (rounds a multiple of the variant count give every
       // variant every position once); the two builds of a variant back to back, their order
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    const stolen = steal();
     const total = rounds * seconds;
     const pct = (x: number, b: number | undefined): string => (b && x ? `${(((x - b) / b) * 100).toFixed(1)}%` : '-').padStart(7);
     const us = (cpu: number, n: number): number => (cpu / Math.max(1, n)) * 1e6;
@@ -189,6 +191,7 @@ async function main(): Promise<void> {
     }
     sink.child.kill('SIGUSR2');
     console.log(`OTLP bytes received by the sink: ${(await waitFor(sink, /SINK-BYTES (\d+)/))[1]}`);
+    console.log(stolen);
   } finally {
     for (const v of variants) v.proc?.child.kill('SIGTERM');
     app.child.kill('SIGTERM');

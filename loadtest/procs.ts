@@ -93,6 +93,29 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.sys;
 }
 
+/**
+ * Starts measuring the machine's CPU time stolen by the hypervisor (the `steal` column of
+ * /proc/stat); the function returned tells its share of all CPU time since then. On a shared
+ * virtual machine a run with a few percent of steal is not comparable with a quiet one.
+ */
+export function stealMeter(): () => string {
+  const read = (): { steal: number; total: number } => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { steal: f[7] ?? 0, total: f.slice(0, 8).reduce((a, b) => a + b, 0) };
+  };
+  let t0: { steal: number; total: number };
+  try {
+    t0 = read();
+  } catch {
+    return () => 'steal unknown (no /proc/stat)';
+  }
+  return () => {
+    const t1 = read();
+    const share = (t1.steal - t0.steal) / Math.max(1, t1.total - t0.total);
+    return `host steal ${(share * 100).toFixed(1)}% of CPU time during the run`;
+  };
+}
+
 /** Resident set size in MB (VmRSS from /proc/<pid>/status). */
 export function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
