@@ -12,6 +12,7 @@ import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageH
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { brokerDownError, consumerIdOf, publishEach, intSetting, pause, Slots } from './broker-settings.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
 
 const NAME = 'pubsub.jetstream';
 
@@ -118,7 +119,7 @@ class JetStreamPubSub implements PubSub {
   readonly features = ['BULK_PUBSUB'] as const;
   private connected = true;
   private readonly streams = new Map<string, Promise<string>>();
-  private readonly subs = new Set<JetStreamSubscription>();
+  private readonly subs = new LiveSubscriptions<JetStreamSubscription>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -250,18 +251,11 @@ class JetStreamPubSub implements PubSub {
     await ensure();
     const sub = new JetStreamSubscription(this.js, ensure, durable, req.topic, this.s, handler, this.logger);
     await sub.start();
-    this.subs.add(sub);
-    return {
-      close: async () => {
-        this.subs.delete(sub);
-        await sub.close();
-      },
-    };
+    return this.subs.add(sub);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subs].map((s) => s.close()));
-    this.subs.clear();
+    await this.subs.closeAll();
     await this.nc.close();
   }
 }

@@ -11,6 +11,7 @@ import type { BulkPublishEntry, BulkPublishFailure, BulkPublishRequest, MessageH
 import { isTruthy } from '../../resources/decode.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { brokerDownError, consumerIdOf, publishEach, intSetting, pause } from './broker-settings.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
 
 const NAME = 'pubsub.rabbitmq';
 
@@ -105,7 +106,7 @@ class RabbitMqPubSub implements PubSub {
   private conn: ChannelModel | undefined;
   private pubChannel: Promise<ConfirmChannel> | undefined;
   private readonly declared = new Set<string>();
-  private readonly subs = new Set<QueueSubscription>();
+  private readonly subs = new LiveSubscriptions<QueueSubscription>();
   private closing = false;
   private reconnecting = false;
 
@@ -262,19 +263,12 @@ class RabbitMqPubSub implements PubSub {
     if (!conn) throw new Error(`${NAME}: cannot subscribe to "${req.topic}": RabbitMQ at ${this.s.where} is unreachable`);
     const sub = new QueueSubscription(req, this.s, handler, this.logger, () => this.conn);
     await sub.attach(conn);
-    this.subs.add(sub);
-    return {
-      close: async () => {
-        this.subs.delete(sub);
-        await sub.close();
-      },
-    };
+    return this.subs.add(sub);
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.subs].map((s) => s.close()));
-    this.subs.clear();
+    await this.subs.closeAll();
     const c = this.conn;
     this.conn = undefined;
     await c?.close().catch(() => undefined);

@@ -11,6 +11,7 @@ import { isTruthy } from '../../resources/decode.js';
 import { parseGoDuration } from '../../resources/duration.js';
 import { redisDuration } from '../common/redis-connection.js';
 import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
 
 const NAME = 'pubsub.redis';
 /** Messages in flight per subscription unless `concurrency` says otherwise. */
@@ -105,7 +106,7 @@ function quietErrors(client: Redis, logger: Logger, where: string): void {
 
 class RedisPubSub implements PubSub {
   readonly features = ['BULK_PUBSUB'] as const;
-  private readonly subs = new Set<StreamSubscription>();
+  private readonly subs = new LiveSubscriptions<StreamSubscription>();
 
   constructor(
     private readonly client: Redis,
@@ -165,18 +166,11 @@ class RedisPubSub implements PubSub {
     const sub = new StreamSubscription(req.topic, this.client, reader, this.settings, handler, this.logger);
     await sub.ensureGroup();
     sub.start();
-    this.subs.add(sub);
-    return {
-      close: async () => {
-        this.subs.delete(sub);
-        await sub.close();
-      },
-    };
+    return this.subs.add(sub);
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subs].map((s) => s.close()));
-    this.subs.clear();
+    await this.subs.closeAll();
     this.client.disconnect();
   }
 }
