@@ -3,6 +3,7 @@
 // and the expired-row cleanup that one sidecar at a time runs.
 import pg from 'pg';
 import { meta, type ComponentContext } from '../../core/component.js';
+import type { DeleteRequest, SetRequest, TransactionOperation } from '../../core/state/component.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { createIfMissing } from '../common/postgres-connection.js';
 
@@ -162,6 +163,45 @@ export function scheduleCleanup(setup: PostgresSetup, deleteSql: string, logger:
   }, setup.cleanupMs);
   timer.unref();
   return timer;
+}
+
+/**
+ * What the v1 and v2 state stores share around their own row writes: single writes on the pool,
+ * several in one transaction, the expired-row cleanup and closing.
+ */
+export abstract class PostgresRowStore {
+  protected readonly pool: pg.Pool;
+  private readonly cleanup: NodeJS.Timeout | undefined;
+
+  constructor(setup: PostgresSetup, deleteExpiredSql: string, logger: ComponentContext['logger']) {
+    this.pool = setup.pool;
+    this.cleanup = scheduleCleanup(setup, deleteExpiredSql, logger);
+  }
+
+  protected abstract doSet(db: Queryable, req: SetRequest): Promise<void>;
+  protected abstract doDelete(db: Queryable, req: DeleteRequest): Promise<void>;
+
+  async set(req: SetRequest): Promise<void> {
+    await this.doSet(this.pool, req);
+  }
+
+  async delete(req: DeleteRequest): Promise<void> {
+    await this.doDelete(this.pool, req);
+  }
+
+  async multi(ops: readonly TransactionOperation[]): Promise<void> {
+    const op = (db: Queryable, o: TransactionOperation): Promise<void> => (o.operation === 'upsert' ? this.doSet(db, o.request) : this.doDelete(db, o.request));
+    // One statement is atomic on its own.
+    if (ops.length === 1) return op(this.pool, ops[0]!);
+    await inTransaction(this.pool, async (tx) => {
+      for (const o of ops) await op(tx, o);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.cleanup) clearInterval(this.cleanup);
+    await this.pool.end();
+  }
 }
 
 function durationMs(v: string | undefined, dflt: number, name: string): number {

@@ -2,13 +2,12 @@
 // `<tablePrefix>state` (key text PK, value bytea, etag uuid, created_at, updated_at, expires_at,
 // row_id) with its migration level under `migrations-state-v2-<tablePrefix>`. Values are the
 // bytes as given (JSON text for HTTP callers); the ETag is a random UUID per write. No query API.
-import type pg from 'pg';
 import { meta, type ComponentContext } from '../../core/component.js';
 import {
   ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type BulkGetItem, type DeleteRequest, type GetRequest,
-  type GetResponse, type SetRequest, type StateStore, type TransactionOperation,
+  type GetResponse, type SetRequest, type StateStore,
 } from '../../core/state/component.js';
-import { addRowId, inTransaction, migrate, openPostgres, scheduleCleanup, type PostgresSetup, type Queryable } from './postgresql-common.js';
+import { addRowId, migrate, openPostgres, PostgresRowStore, type PostgresSetup, type Queryable } from './postgresql-common.js';
 
 const PREFIX = /^([A-Za-z0-9_]+\.)?[A-Za-z0-9_]*$/;
 const LIVE = '(expires_at IS NULL OR expires_at >= now())';
@@ -16,14 +15,12 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 type Row = { key: string; value: Buffer; etag: string; expires_at: Date | null };
 
-class PostgresV2Store implements StateStore {
+class PostgresV2Store extends PostgresRowStore implements StateStore {
   readonly features = [StateFeature.etag, StateFeature.transactional, StateFeature.ttl];
   private readonly sql: { get: string; bulkGet: string; upsert: string; insertFirst: string; update: string; del: string; delEtag: string };
-  private readonly cleanup: NodeJS.Timeout | undefined;
-  private readonly pool: pg.Pool;
 
   constructor(setup: PostgresSetup, table: string, logger: ComponentContext['logger']) {
-    this.pool = setup.pool;
+    super(setup, `DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at < now()`, logger);
     const cols = 'key, value, etag::text AS etag, expires_at';
     const exp = `CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) ELSE NULL END`;
     const set = `value = excluded.value, updated_at = now(), etag = gen_random_uuid(), expires_at = excluded.expires_at`;
@@ -39,7 +36,6 @@ class PostgresV2Store implements StateStore {
       del: `DELETE FROM ${table} WHERE key = $1`,
       delEtag: `DELETE FROM ${table} WHERE key = $1 AND etag = $2::uuid`,
     };
-    this.cleanup = scheduleCleanup(setup, `DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at < now()`, logger);
   }
 
   private static item(r: Row): { data: Buffer; etag: string; metadata?: Record<string, string> } {
@@ -61,7 +57,7 @@ class PostgresV2Store implements StateStore {
     });
   }
 
-  private async doSet(db: Queryable, req: SetRequest): Promise<void> {
+  protected async doSet(db: Queryable, req: SetRequest): Promise<void> {
     const ttl = parseTTL(req.metadata) ?? 0;
     const value = typeof req.value === 'string' ? Buffer.from(req.value) : Buffer.from(req.value);
     if (hasETag(req.etag)) {
@@ -79,7 +75,7 @@ class PostgresV2Store implements StateStore {
     }
   }
 
-  private async doDelete(db: Queryable, req: DeleteRequest): Promise<void> {
+  protected async doDelete(db: Queryable, req: DeleteRequest): Promise<void> {
     if (!hasETag(req.etag)) {
       await db.query(this.sql.del, [req.key]);
       return;
@@ -89,27 +85,6 @@ class PostgresV2Store implements StateStore {
     if (r.rowCount !== 1) throw new ETagError('mismatch');
   }
 
-  async set(req: SetRequest): Promise<void> {
-    await this.doSet(this.pool, req);
-  }
-
-  async delete(req: DeleteRequest): Promise<void> {
-    await this.doDelete(this.pool, req);
-  }
-
-  async multi(ops: readonly TransactionOperation[]): Promise<void> {
-    await inTransaction(this.pool, async (tx) => {
-      for (const op of ops) {
-        if (op.operation === 'upsert') await this.doSet(tx, op.request);
-        else await this.doDelete(tx, op.request);
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.cleanup) clearInterval(this.cleanup);
-    await this.pool.end();
-  }
 }
 
 export async function createPostgresV2StateStore(ctx: ComponentContext): Promise<StateStore> {

@@ -2,14 +2,12 @@
 // value jsonb, isbinary, insertdate, updatedate, expiredate, row_id) with the migration level
 // kept under `migrations` in the metadata table, so Dapr and bulwark share one database. The
 // ETag is the row's xmin. Expired rows are hidden on read and deleted by a periodic cleanup.
-import type pg from 'pg';
 import { meta, type ComponentContext } from '../../core/component.js';
 import {
   ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type BulkGetItem, type DeleteRequest, type GetRequest,
   type GetResponse, type QueryResponse, type SetRequest, type StateQuery, type StateStore, type StateValue,
-  type TransactionOperation,
 } from '../../core/state/component.js';
-import { addRowId, inTransaction, migrate, openPostgres, scheduleCleanup, TABLE_NAME, type PostgresSetup, type Queryable } from './postgresql-common.js';
+import { addRowId, migrate, openPostgres, PostgresRowStore, TABLE_NAME, type PostgresSetup, type Queryable } from './postgresql-common.js';
 import { buildPostgresQuery } from './postgresql-query.js';
 
 export { parsePostgresConnectionString } from './postgresql-common.js';
@@ -18,20 +16,18 @@ const LIVE = '(expiredate IS NULL OR expiredate >= CURRENT_TIMESTAMP)';
 
 type Row = { key: string; value: string; isbinary: boolean; etag: string; expiredate: Date | null };
 
-class PostgresStore implements StateStore {
+class PostgresStore extends PostgresRowStore implements StateStore {
   readonly features = [StateFeature.etag, StateFeature.transactional, StateFeature.ttl, StateFeature.query];
   private readonly sql: {
     get: string; bulkGet: string; upsert: string; insertFirst: string; update: string; del: string; delEtag: string;
   };
-  private readonly cleanup: NodeJS.Timeout | undefined;
-  private readonly pool: pg.Pool;
 
   constructor(
     setup: PostgresSetup,
     private readonly table: string,
     logger: ComponentContext['logger'],
   ) {
-    this.pool = setup.pool;
+    super(setup, `DELETE FROM ${table} WHERE expiredate IS NOT NULL AND expiredate < now()`, logger);
     const cols = `key, value::text AS value, isbinary, xmin::text AS etag, expiredate`;
     const exp = `CASE WHEN $4::int > 0 THEN CURRENT_TIMESTAMP + make_interval(secs => $4::int) ELSE NULL END`;
     this.sql = {
@@ -50,7 +46,6 @@ class PostgresStore implements StateStore {
       del: `DELETE FROM ${table} WHERE key = $1`,
       delEtag: `DELETE FROM ${table} WHERE key = $1 AND xmin::text = $2`,
     };
-    this.cleanup = scheduleCleanup(setup, `DELETE FROM ${table} WHERE expiredate IS NOT NULL AND expiredate < now()`, logger);
   }
 
   private static item(r: Row): { data: StateValue; etag: string; metadata?: Record<string, string> } {
@@ -79,7 +74,7 @@ class PostgresStore implements StateStore {
     });
   }
 
-  private async doSet(db: Queryable, req: SetRequest): Promise<void> {
+  protected async doSet(db: Queryable, req: SetRequest): Promise<void> {
     const ttl = parseTTL(req.metadata) ?? 0;
     const isBinary = typeof req.value !== 'string';
     const value = isBinary ? JSON.stringify(Buffer.from(req.value as Uint8Array).toString('base64')) : (req.value as string);
@@ -99,7 +94,7 @@ class PostgresStore implements StateStore {
     }
   }
 
-  private async doDelete(db: Queryable, req: DeleteRequest): Promise<void> {
+  protected async doDelete(db: Queryable, req: DeleteRequest): Promise<void> {
     if (!hasETag(req.etag)) {
       await db.query(this.sql.del, [req.key]);
       return;
@@ -109,27 +104,6 @@ class PostgresStore implements StateStore {
     }
     const r = await db.query(this.sql.delEtag, [req.key, String(Number(req.etag))]);
     if (r.rowCount !== 1) throw new ETagError('mismatch');
-  }
-
-  async set(req: SetRequest): Promise<void> {
-    await this.doSet(this.pool, req);
-  }
-
-  async delete(req: DeleteRequest): Promise<void> {
-    await this.doDelete(this.pool, req);
-  }
-
-  async multi(ops: readonly TransactionOperation[]): Promise<void> {
-    if (ops.length === 1) {
-      const op = ops[0]!;
-      return op.operation === 'upsert' ? this.doSet(this.pool, op.request) : this.doDelete(this.pool, op.request);
-    }
-    await inTransaction(this.pool, async (tx) => {
-      for (const op of ops) {
-        if (op.operation === 'upsert') await this.doSet(tx, op.request);
-        else await this.doDelete(tx, op.request);
-      }
-    });
   }
 
   async query(q: StateQuery): Promise<QueryResponse> {
@@ -144,10 +118,6 @@ class PostgresStore implements StateStore {
     return res;
   }
 
-  async close(): Promise<void> {
-    if (this.cleanup) clearInterval(this.cleanup);
-    await this.pool.end();
-  }
 }
 
 export async function createPostgresStateStore(ctx: ComponentContext): Promise<StateStore> {
