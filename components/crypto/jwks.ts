@@ -7,7 +7,7 @@ import type { JWK } from 'jose';
 import { meta, type ComponentContext } from '../../core/component.js';
 import type { CryptoProvider } from '../../core/crypto/component.js';
 import { parseGoDuration } from '../../resources/duration.js';
-import { keyFromJwk, unwrapWith, wrapWith, type KeyMaterial } from './key-material.js';
+import { keyFromJwk, keyProvider, type KeyMaterial } from './key-material.js';
 
 export async function createJwksCrypto(ctx: ComponentContext): Promise<CryptoProvider> {
   const source = meta(ctx.metadata, 'jwks')?.trim();
@@ -50,13 +50,5 @@ export async function createJwksCrypto(ctx: ComponentContext): Promise<CryptoPro
     return keyFromJwk(jwk);
   }
 
-  return {
-    features: [],
-    async wrapKey(plaintextKey, algorithm, keyName) {
-      return wrapWith(await load(keyName), plaintextKey, algorithm);
-    },
-    async unwrapKey(wrappedKey, algorithm, keyName) {
-      return unwrapWith(await load(keyName), wrappedKey, algorithm);
-    },
-  };
+  return keyProvider(load);
 }

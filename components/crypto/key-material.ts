@@ -5,6 +5,7 @@
 // these algorithms; bulwark writes a random IV before the CBC ciphertext (16 + 32 bytes).
 import { constants, createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, KeyObject, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
+import type { CryptoProvider } from '../../core/crypto/component.js';
 import type { KeyAlgorithm } from '../../core/crypto/scheme.js';
 
 const KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');
@@ -90,4 +91,17 @@ export function unwrapWith(key: KeyMaterial, wrapped: Buffer, alg: KeyAlgorithm)
   if (key.kind !== 'asymmetric' || key.publicKey.asymmetricKeyType !== 'rsa') throw new Error(`key type mismatch: algorithm ${alg} needs an RSA key`);
   if (!key.privateKey) throw new Error('the key is public only and cannot unwrap');
   return privateDecrypt({ key: key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+}
+
+/** A provider whose keys come from `load` by name, wrapping and unwrapping with the algorithms above. */
+export function keyProvider(load: (keyName: string) => Promise<KeyMaterial>): CryptoProvider {
+  return {
+    features: [],
+    async wrapKey(plaintextKey, algorithm, keyName) {
+      return wrapWith(await load(keyName), plaintextKey, algorithm);
+    },
+    async unwrapKey(wrappedKey, algorithm, keyName) {
+      return unwrapWith(await load(keyName), wrappedKey, algorithm);
+    },
+  };
 }

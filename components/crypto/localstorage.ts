@@ -5,7 +5,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { extname, isAbsolute, resolve, sep } from 'node:path';
 import { meta, type ComponentContext } from '../../core/component.js';
 import type { CryptoProvider } from '../../core/crypto/component.js';
-import { keyFromBytes, unwrapWith, wrapWith, type KeyMaterial } from './key-material.js';
+import { keyFromBytes, keyProvider, type KeyMaterial } from './key-material.js';
 
 export async function createLocalStorageCrypto(ctx: ComponentContext): Promise<CryptoProvider> {
   const path = meta(ctx.metadata, 'path')?.trim();
@@ -22,13 +22,5 @@ export async function createLocalStorageCrypto(ctx: ComponentContext): Promise<C
     return keyFromBytes(await readFile(file), ext === '.json' ? 'json' : ext === '.pem' ? 'pem' : 'auto');
   }
 
-  return {
-    features: [],
-    async wrapKey(plaintextKey, algorithm, keyName) {
-      return wrapWith(await load(keyName), plaintextKey, algorithm);
-    },
-    async unwrapKey(wrappedKey, algorithm, keyName) {
-      return unwrapWith(await load(keyName), wrappedKey, algorithm);
-    },
-  };
+  return keyProvider(load);
 }
