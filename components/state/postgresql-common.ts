@@ -3,7 +3,7 @@
 // and the expired-row cleanup that one sidecar at a time runs.
 import pg from 'pg';
 import { meta, type ComponentContext } from '../../core/component.js';
-import type { DeleteRequest, SetRequest, TransactionOperation } from '../../core/state/component.js';
+import type { BulkGetItem, DeleteRequest, GetRequest, GetResponse, SetRequest, TransactionOperation } from '../../core/state/component.js';
 import { parseMetadataDuration } from '../../resources/duration.js';
 import { createIfMissing } from '../common/postgres-connection.js';
 
@@ -165,21 +165,56 @@ export function scheduleCleanup(setup: PostgresSetup, deleteSql: string, logger:
   return timer;
 }
 
+/** How a table layout is read: the columns selected (key, value, etag, expiry), the condition a live row meets, its expiry column. */
+export interface RowLayout {
+  cols: string;
+  live: string;
+  expires: string;
+}
+
 /**
- * What the v1 and v2 state stores share around their own row writes: single writes on the pool,
- * several in one transaction, the expired-row cleanup and closing.
+ * What the v1 and v2 state stores share around their own row format: reads of live rows by key
+ * and by a list of keys, single writes on the pool and several in one transaction, the
+ * expired-row cleanup and closing.
  */
-export abstract class PostgresRowStore {
+export abstract class PostgresRowStore<R extends { key: string }> {
   protected readonly pool: pg.Pool;
   private readonly cleanup: NodeJS.Timeout | undefined;
+  private readonly reads: { get: string; bulkGet: string };
 
-  constructor(setup: PostgresSetup, deleteExpiredSql: string, logger: ComponentContext['logger']) {
+  constructor(setup: PostgresSetup, table: string, layout: RowLayout, logger: ComponentContext['logger']) {
     this.pool = setup.pool;
-    this.cleanup = scheduleCleanup(setup, deleteExpiredSql, logger);
+    this.reads = {
+      get: `SELECT ${layout.cols} FROM ${table} WHERE key = $1 AND ${layout.live}`,
+      bulkGet: `SELECT ${layout.cols} FROM ${table} WHERE key = ANY($1) AND ${layout.live}`,
+    };
+    this.cleanup = scheduleCleanup(setup, `DELETE FROM ${table} WHERE ${layout.expires} IS NOT NULL AND ${layout.expires} < now()`, logger);
   }
 
+  /** A row as the state API answers it; throws when the row cannot be decoded. */
+  protected abstract item(row: R): GetResponse;
   protected abstract doSet(db: Queryable, req: SetRequest): Promise<void>;
   protected abstract doDelete(db: Queryable, req: DeleteRequest): Promise<void>;
+
+  async get(req: GetRequest): Promise<GetResponse | undefined> {
+    const r = await this.pool.query<R>(this.reads.get, [req.key]);
+    return r.rows[0] ? this.item(r.rows[0]) : undefined;
+  }
+
+  async bulkGet(reqs: readonly GetRequest[]): Promise<BulkGetItem[]> {
+    const r = await this.pool.query<R>(this.reads.bulkGet, [reqs.map((q) => q.key)]);
+    const found = new Map<string, R>();
+    for (const row of r.rows) found.set(row.key, row);
+    return reqs.map((q) => {
+      const row = found.get(q.key);
+      if (!row) return { key: q.key };
+      try {
+        return { key: q.key, ...this.item(row) };
+      } catch (err) {
+        return { key: q.key, error: (err as Error).message };
+      }
+    });
+  }
 
   async set(req: SetRequest): Promise<void> {
     await this.doSet(this.pool, req);

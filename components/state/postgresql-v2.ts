@@ -4,7 +4,7 @@
 // bytes as given (JSON text for HTTP callers); the ETag is a random UUID per write. No query API.
 import { meta, type ComponentContext } from '../../core/component.js';
 import {
-  ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type BulkGetItem, type DeleteRequest, type GetRequest,
+  ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type DeleteRequest,
   type GetResponse, type SetRequest, type StateStore,
 } from '../../core/state/component.js';
 import { addRowId, migrate, openPostgres, PostgresRowStore, type PostgresSetup, type Queryable } from './postgresql-common.js';
@@ -15,18 +15,15 @@ const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$
 
 type Row = { key: string; value: Buffer; etag: string; expires_at: Date | null };
 
-class PostgresV2Store extends PostgresRowStore implements StateStore {
+class PostgresV2Store extends PostgresRowStore<Row> implements StateStore {
   readonly features = [StateFeature.etag, StateFeature.transactional, StateFeature.ttl];
-  private readonly sql: { get: string; bulkGet: string; upsert: string; insertFirst: string; update: string; del: string; delEtag: string };
+  private readonly sql: { upsert: string; insertFirst: string; update: string; del: string; delEtag: string };
 
   constructor(setup: PostgresSetup, table: string, logger: ComponentContext['logger']) {
-    super(setup, `DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at < now()`, logger);
-    const cols = 'key, value, etag::text AS etag, expires_at';
+    super(setup, table, { cols: 'key, value, etag::text AS etag, expires_at', live: LIVE, expires: 'expires_at' }, logger);
     const exp = `CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int) ELSE NULL END`;
     const set = `value = excluded.value, updated_at = now(), etag = gen_random_uuid(), expires_at = excluded.expires_at`;
     this.sql = {
-      get: `SELECT ${cols} FROM ${table} WHERE key = $1 AND ${LIVE}`,
-      bulkGet: `SELECT ${cols} FROM ${table} WHERE key = ANY($1) AND ${LIVE}`,
       upsert: `INSERT INTO ${table} AS t (key, value, etag, expires_at) VALUES ($1, $2, gen_random_uuid(), ${exp}) ON CONFLICT (key) DO UPDATE SET ${set}`,
       // first-write without an ETag: only when no live row exists.
       insertFirst: `INSERT INTO ${table} AS t (key, value, etag, expires_at) VALUES ($1, $2, gen_random_uuid(), ${exp})
@@ -38,23 +35,8 @@ class PostgresV2Store extends PostgresRowStore implements StateStore {
     };
   }
 
-  private static item(r: Row): { data: Buffer; etag: string; metadata?: Record<string, string> } {
+  protected item(r: Row): GetResponse {
     return r.expires_at ? { data: r.value, etag: r.etag, metadata: { ttlExpireTime: formatExpireTime(r.expires_at.getTime()) } } : { data: r.value, etag: r.etag };
-  }
-
-  async get(req: GetRequest): Promise<GetResponse | undefined> {
-    const r = await this.pool.query<Row>(this.sql.get, [req.key]);
-    return r.rows[0] ? PostgresV2Store.item(r.rows[0]) : undefined;
-  }
-
-  async bulkGet(reqs: readonly GetRequest[]): Promise<BulkGetItem[]> {
-    const r = await this.pool.query<Row>(this.sql.bulkGet, [reqs.map((q) => q.key)]);
-    const found = new Map<string, Row>();
-    for (const row of r.rows) found.set(row.key, row);
-    return reqs.map((q) => {
-      const row = found.get(q.key);
-      return row ? { key: q.key, ...PostgresV2Store.item(row) } : { key: q.key };
-    });
   }
 
   protected async doSet(db: Queryable, req: SetRequest): Promise<void> {

@@ -4,7 +4,7 @@
 // ETag is the row's xmin. Expired rows are hidden on read and deleted by a periodic cleanup.
 import { meta, type ComponentContext } from '../../core/component.js';
 import {
-  ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type BulkGetItem, type DeleteRequest, type GetRequest,
+  ETagError, StateFeature, formatExpireTime, hasETag, parseTTL, type DeleteRequest,
   type GetResponse, type QueryResponse, type SetRequest, type StateQuery, type StateStore, type StateValue,
 } from '../../core/state/component.js';
 import { addRowId, migrate, openPostgres, PostgresRowStore, TABLE_NAME, type PostgresSetup, type Queryable } from './postgresql-common.js';
@@ -16,23 +16,18 @@ const LIVE = '(expiredate IS NULL OR expiredate >= CURRENT_TIMESTAMP)';
 
 type Row = { key: string; value: string; isbinary: boolean; etag: string; expiredate: Date | null };
 
-class PostgresStore extends PostgresRowStore implements StateStore {
+class PostgresStore extends PostgresRowStore<Row> implements StateStore {
   readonly features = [StateFeature.etag, StateFeature.transactional, StateFeature.ttl, StateFeature.query];
-  private readonly sql: {
-    get: string; bulkGet: string; upsert: string; insertFirst: string; update: string; del: string; delEtag: string;
-  };
+  private readonly sql: { upsert: string; insertFirst: string; update: string; del: string; delEtag: string };
 
   constructor(
     setup: PostgresSetup,
     private readonly table: string,
     logger: ComponentContext['logger'],
   ) {
-    super(setup, `DELETE FROM ${table} WHERE expiredate IS NOT NULL AND expiredate < now()`, logger);
-    const cols = `key, value::text AS value, isbinary, xmin::text AS etag, expiredate`;
+    super(setup, table, { cols: 'key, value::text AS value, isbinary, xmin::text AS etag, expiredate', live: LIVE, expires: 'expiredate' }, logger);
     const exp = `CASE WHEN $4::int > 0 THEN CURRENT_TIMESTAMP + make_interval(secs => $4::int) ELSE NULL END`;
     this.sql = {
-      get: `SELECT ${cols} FROM ${table} WHERE key = $1 AND ${LIVE}`,
-      bulkGet: `SELECT ${cols} FROM ${table} WHERE key = ANY($1) AND ${LIVE}`,
       upsert: `INSERT INTO ${table} AS t (key, value, isbinary, expiredate) VALUES ($1, $2::jsonb, $3, ${exp})
         ON CONFLICT (key) DO UPDATE SET value = excluded.value, isbinary = excluded.isbinary,
           updatedate = CURRENT_TIMESTAMP, expiredate = excluded.expiredate`,
@@ -48,30 +43,10 @@ class PostgresStore extends PostgresRowStore implements StateStore {
     };
   }
 
-  private static item(r: Row): { data: StateValue; etag: string; metadata?: Record<string, string> } {
+  protected item(r: Row): GetResponse {
     let data: StateValue = r.value;
     if (r.isbinary) data = Buffer.from(JSON.parse(r.value) as string, 'base64');
     return r.expiredate ? { data, etag: r.etag, metadata: { ttlExpireTime: formatExpireTime(r.expiredate.getTime()) } } : { data, etag: r.etag };
-  }
-
-  async get(req: GetRequest): Promise<GetResponse | undefined> {
-    const r = await this.pool.query<Row>(this.sql.get, [req.key]);
-    return r.rows[0] ? PostgresStore.item(r.rows[0]) : undefined;
-  }
-
-  async bulkGet(reqs: readonly GetRequest[]): Promise<BulkGetItem[]> {
-    const r = await this.pool.query<Row>(this.sql.bulkGet, [reqs.map((q) => q.key)]);
-    const found = new Map<string, Row>();
-    for (const row of r.rows) found.set(row.key, row);
-    return reqs.map((q) => {
-      const row = found.get(q.key);
-      if (!row) return { key: q.key };
-      try {
-        return { key: q.key, ...PostgresStore.item(row) };
-      } catch (err) {
-        return { key: q.key, error: (err as Error).message };
-      }
-    });
   }
 
   protected async doSet(db: Queryable, req: SetRequest): Promise<void> {
@@ -110,7 +85,7 @@ class PostgresStore extends PostgresRowStore implements StateStore {
     const built = buildPostgresQuery(q, this.table, LIVE);
     const r = await this.pool.query<Row>(built.text, built.params);
     const results = r.rows.map((row) => {
-      const it = PostgresStore.item(row);
+      const it = this.item(row);
       return { key: row.key, data: it.data, etag: it.etag };
     });
     const res: QueryResponse = { results };
