@@ -5,19 +5,15 @@
 // offered again every 5 s up to backOffMaxRetries times (negative: no limit); past that it
 // stays unacknowledged, and the broker hands it over again when the session resumes
 // (cleanSession false). Messages are handled one at a time.
-import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { meta, type ComponentContext } from '../../core/component.js';
 import { bindingFeatures, type Binding, type BindingEventHandler, type BindingInvokeRequest } from '../../core/bindings/component.js';
 import { isTruthy } from '../../resources/decode.js';
+import { mqttBrokerUrl, mqttClientOptions } from '../common/mqtt-connection.js';
 
 const NAME = 'bindings.mqtt3';
 const RETRY_DELAY_MS = 5000;
 const PUBLISH_TIMEOUT_MS = 20_000;
-
-function brokerUrl(url: string): string {
-  return url.replace(/^tcp:\/\//, 'mqtt://').replace(/^(ssl|tls|tcps):\/\//, 'mqtts://');
-}
 
 export async function createMqttBinding(ctx: ComponentContext): Promise<Binding> {
   const md = ctx.metadata;
@@ -32,26 +28,13 @@ export async function createMqttBinding(ctx: ComponentContext): Promise<Binding>
   const retriesRaw = meta(md, 'backOffMaxRetries')?.trim();
   const maxRetries = retriesRaw ? Number(retriesRaw) : 0;
   if (!Number.isInteger(maxRetries)) throw new Error(`${NAME}: backOffMaxRetries must be an integer`);
-  const pem = (k: string): string | undefined => {
-    const v = meta(md, k)?.trim();
-    if (!v) return undefined;
-    return v.startsWith('-----') ? v : readFileSync(v, 'utf8');
-  };
-  const base: IClientOptions = {
-    clean: cleanSession,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
-    ca: pem('caCert'),
-    cert: pem('clientCert'),
-    key: pem('clientKey'),
-  };
+  const base = mqttClientOptions(md, cleanSession);
   let producer: MqttClient | undefined;
   let consumer: MqttClient | undefined;
   let closed = false;
 
   async function connected(clientId: string, setup?: (c: MqttClient) => void): Promise<MqttClient> {
-    const c = connect(brokerUrl(url!), { ...base, clientId, manualConnect: true });
+    const c = connect(mqttBrokerUrl(url!), { ...base, clientId, manualConnect: true });
     setup?.(c);
     c.on('error', (err) => ctx.logger.warn(`${NAME}: ${clientId}: ${err.message}`));
     await new Promise<void>((resolve, reject) => {

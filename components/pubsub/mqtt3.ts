@@ -7,11 +7,11 @@
 // redelivers on the next connection. Messages are handled one at a time, in order.
 // Competing consumers, as in Dapr: give each instance its own consumerID and subscribe to
 // `$share/<group>/<topic>` (MQTT shared subscriptions).
-import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { meta, type ComponentContext, type Logger } from '../../core/component.js';
 import type { MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
+import { mqttBrokerUrl, mqttClientOptions } from '../common/mqtt-connection.js';
 import { brokerDownError, consumerIdOf, intSetting, pause } from './broker-settings.js';
 
 const NAME = 'pubsub.mqtt3';
@@ -26,11 +26,6 @@ const UNCLAIMED_WAIT = 15_000;
 const noop = (): void => undefined;
 /** Tells the client not to send the PUBACK itself; see MqttPubSub.enqueue. */
 const ACK_DEFERRED = new Error('puback deferred until the handler resolves');
-
-/** Dapr's URL schemes (tcp://, ssl://) mapped to the ones the mqtt package knows. */
-function brokerUrl(raw: string): string {
-  return raw.replace(/^tcp:\/\//i, 'mqtt://').replace(/^(ssl|tcps|tls):\/\//i, 'mqtts://');
-}
 
 /** Does `topic` match the subscription `filter` (`+`, `#`, `$share/<group>/` prefix)? */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -64,22 +59,9 @@ export async function createMqttPubSub(ctx: ComponentContext): Promise<PubSub> {
   const qos = intSetting(md, 'qos', 1, NAME);
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`${NAME}: qos must be 0, 1 or 2, got ${qos}`);
   const cleanRaw = meta(md, 'cleanSession');
-  const pem = (key: string): string | undefined => {
-    const v = meta(md, key)?.trim();
-    if (!v) return undefined;
-    return v.startsWith('-----') ? v : readFileSync(v, 'utf8');
-  };
-  const options: IClientOptions = {
-    clientId: consumerIdOf(ctx),
-    clean: cleanRaw === undefined || cleanRaw.trim() === '' ? false : isTruthy(cleanRaw),
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
-    ca: pem('caCert'),
-    cert: pem('clientCert'),
-    key: pem('clientKey'),
-  };
-  const ps = new MqttPubSub(brokerUrl(url), options, qos as 0 | 1 | 2, isTruthy(meta(md, 'retain')), ctx.logger);
+  const clean = cleanRaw === undefined || cleanRaw.trim() === '' ? false : isTruthy(cleanRaw);
+  const options: IClientOptions = { ...mqttClientOptions(md, clean), clientId: consumerIdOf(ctx) };
+  const ps = new MqttPubSub(mqttBrokerUrl(url), options, qos as 0 | 1 | 2, isTruthy(meta(md, 'retain')), ctx.logger);
   await ps.start();
   return ps;
 }
