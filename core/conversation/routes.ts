@@ -3,7 +3,7 @@
 import { DaprError } from '../errors.js';
 import type { Exchange, Route } from '../http.js';
 import type { ConversationResult } from './component.js';
-import { parseAlpha1, parseAlpha2 } from './request.js';
+import { parseAlpha1, parseAlpha2, type ParsedRequest } from './request.js';
 import type { ConversationService } from './service.js';
 
 async function bodyOf(ex: Exchange): Promise<Record<string, unknown>> {
@@ -44,29 +44,26 @@ function alpha1Body(contextId: string | undefined, r: ConversationResult): Recor
   return { ...(contextId ? { contextID: contextId } : {}), outputs: r.choices.map((c) => (c.content ? { result: c.content } : {})) };
 }
 
+/** One version's converse route: the same steps, that version's request and answer shapes. */
+function converseRoute(
+  service: ConversationService,
+  version: 'v1.0-alpha1' | 'v1.0-alpha2',
+  parse: (b: Record<string, unknown>, component: string) => ParsedRequest,
+  answer: (contextId: string | undefined, r: ConversationResult) => Record<string, unknown>,
+): Route {
+  return {
+    method: 'POST',
+    path: `/${version}/conversation/{name}/converse`,
+    group: 'conversation',
+    handler: async (ex) => {
+      const name = ex.params.name!;
+      service.model(name);
+      const req = parse(withQueryMetadata(ex, await bodyOf(ex)), name);
+      ex.sendJson(200, answer(req.contextId, await service.converse(name, req, ex.span)));
+    },
+  };
+}
+
 export function conversationRoutes(service: ConversationService): Route[] {
-  return [
-    {
-      method: 'POST',
-      path: '/v1.0-alpha2/conversation/{name}/converse',
-      group: 'conversation',
-      handler: async (ex) => {
-        const name = ex.params.name!;
-        service.model(name);
-        const req = parseAlpha2(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha2Body(req.contextId, await service.converse(name, req, ex.span)));
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v1.0-alpha1/conversation/{name}/converse',
-      group: 'conversation',
-      handler: async (ex) => {
-        const name = ex.params.name!;
-        service.model(name);
-        const req = parseAlpha1(withQueryMetadata(ex, await bodyOf(ex)), name);
-        ex.sendJson(200, alpha1Body(req.contextId, await service.converse(name, req, ex.span)));
-      },
-    },
-  ];
+  return [converseRoute(service, 'v1.0-alpha2', parseAlpha2, alpha2Body), converseRoute(service, 'v1.0-alpha1', parseAlpha1, alpha1Body)];
 }
