@@ -2,20 +2,15 @@
 // them through secretKeyRef), then the rest in file order. Each init is bounded by its
 // initTimeout; a failure stops the sidecar unless the component says ignoreErrors.
 import type { ComponentSet, LoadedComponent } from '../core/block.js';
-import type { Category, Component, Logger } from '../core/component.js';
+import type { Category, Component, ComponentContext, Logger } from '../core/component.js';
 import type { SecretStore } from '../core/secrets/component.js';
 import { categoryOf, type ComponentRegistry } from '../components/registry.js';
 import { ResourceError } from '../resources/resource-error.js';
 import { resolveMetadata, type ResolveContext } from '../resources/resolve.js';
 import type { ComponentResource } from '../resources/types.js';
 
-export interface LoadContext {
-  appId: string;
-  namespace?: string;
-  homeDir: string;
-  cwd: string;
-  env: Readonly<Record<string, string | undefined>>;
-  logger: Logger;
+/** What every component is created with, less what each resource names itself; and the component types refused. */
+export interface LoadContext extends Omit<ComponentContext, 'name' | 'type' | 'version' | 'metadata'> {
   deny: readonly string[];
 }
 
