@@ -7,7 +7,8 @@
 // logged with the reason and the previous certificate keeps serving.
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type Server, type TlsOptions } from 'node:tls';
+import { createSecureContext, type TlsOptions } from 'node:tls';
+import { AttachedServers } from './attached-servers.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -26,7 +27,7 @@ export const TLS_RELOAD = { pollMs: 1000, settleMs: 300 } as const;
 
 export class ReloadingTls {
   private current: TlsOptions;
-  private readonly servers = new Set<Server>();
+  private readonly servers = new AttachedServers(() => this.close());
   private settle: NodeJS.Timeout | undefined;
   private watching = false;
 
@@ -50,13 +51,7 @@ export class ReloadingTls {
 
   /** Keeps `server` on the current files until it closes; starts watching on first use. */
   attach(server: NodeJS.EventEmitter): void {
-    const tls = server as Server;
-    if (typeof tls.setSecureContext !== 'function') throw new Error('attach: not a TLS server');
-    this.servers.add(tls);
-    tls.once('close', () => {
-      this.servers.delete(tls);
-      if (this.servers.size === 0) this.close();
-    });
+    this.servers.attach(server);
     if (!this.watching) {
       this.watching = true;
       for (const f of this.paths()) watchFile(f, { interval: TLS_RELOAD.pollMs, persistent: false }, this.onChange);
@@ -86,7 +81,7 @@ export class ReloadingTls {
     }
     if (next.cert === this.current.cert && next.key === this.current.key && next.ca === this.current.ca) return false;
     this.current = next;
-    for (const s of this.servers) s.setSecureContext(next);
+    this.servers.update(next);
     const cert = this.certificate;
     this.log.info(`public TLS: certificate reloaded from ${this.files.certFile} (serial ${cert.serialNumber}, valid until ${new Date(cert.validTo).toISOString()})`);
     return true;

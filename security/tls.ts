@@ -7,7 +7,8 @@
 // rotation so nothing resumes under settings that no longer hold.
 import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type Server, type TLSSocket, type TlsOptions } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type PeerCertificate, type SecureContext, type TLSSocket, type TlsOptions } from 'node:tls';
+import { AttachedServers } from './attached-servers.js';
 import { svidIdentity, type SpiffeId } from './identity.js';
 
 export interface Credentials {
@@ -61,7 +62,9 @@ type Connector = (
 export class MtlsContext {
   private creds: Credentials;
   private secure: SecureContext;
-  private readonly servers = new Set<Server>();
+  private readonly servers = new AttachedServers(() => {
+    for (const fn of this.detached.splice(0)) fn();
+  });
   private readonly sessions = new Map<string, Buffer>();
   private readonly listeners: Array<(c: Credentials) => void> = [];
   private readonly detached: Array<() => void> = [];
@@ -92,13 +95,7 @@ export class MtlsContext {
 
   /** Keeps the server's context current across rotations. */
   attach(server: NodeJS.EventEmitter): void {
-    const tls = server as Server;
-    if (typeof tls.setSecureContext !== 'function') throw new Error('attach: not a TLS server');
-    this.servers.add(tls);
-    tls.once('close', () => {
-      this.servers.delete(tls);
-      if (this.servers.size === 0) for (const fn of this.detached.splice(0)) fn();
-    });
+    const tls = this.servers.attach(server);
     // A client certificate that chains to the anchors but is not a workload SVID (a CA, no or
     // several SPIFFE URIs, a malformed ID) is refused as go-spiffe refuses it: at the handshake.
     tls.on('secureConnection', (sock: TLSSocket) => {
@@ -123,7 +120,7 @@ export class MtlsContext {
     this.secure = createSecureContext(this.contextOptions());
     this.notAfter = leafNotAfter(creds.certChain);
     this.sessions.clear();
-    for (const s of this.servers) s.setSecureContext(this.serverOptions());
+    this.servers.update(this.serverOptions());
     for (const fn of this.listeners) fn(creds);
   }
 
