@@ -9,7 +9,7 @@ import { meta, type ComponentContext, type Logger } from '../../core/component.j
 import type { BulkPublishFailure, BulkPublishRequest, MessageHandler, PubSub, PublishRequest, SubscribeRequest, SubscriptionHandle } from '../../core/pubsub/component.js';
 import { isTruthy } from '../../resources/decode.js';
 import { parseGoDuration } from '../../resources/duration.js';
-import { redisDuration } from '../common/redis-connection.js';
+import { redisConnection, redisDuration } from '../common/redis-connection.js';
 import { brokerDownError, consumerIdOf, intSetting, pause, Slots } from './broker-settings.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 
@@ -31,29 +31,10 @@ interface Settings {
 }
 
 function connectionOptions(ctx: ComponentContext): { options: RedisOptions; host: string; port: number } {
-  const md = ctx.metadata;
-  const hostPort = meta(md, 'redisHost')?.trim();
-  if (!hostPort) throw new Error(`${NAME}: metadata "redisHost" is required`);
-  if (meta(md, 'redisType')?.trim().toLowerCase() === 'cluster') throw new Error(`${NAME}: redisType "cluster" is not supported yet`);
-  if (isTruthy(meta(md, 'failover'))) throw new Error(`${NAME}: failover (Redis Sentinel) is not supported yet`);
-  const idx = hostPort.lastIndexOf(':');
-  const hasPort = idx > 0 && /^\d+$/.test(hostPort.slice(idx + 1));
-  const host = hasPort ? hostPort.slice(0, idx) : hostPort;
-  const port = hasPort ? Number(hostPort.slice(idx + 1)) : intSetting(md, 'redisPort', 6379, NAME);
-  const dial = redisDuration(md, 'dialTimeout', 5000, NAME);
-  const options: RedisOptions = {
-    host,
-    port,
-    username: meta(md, 'redisUsername') || undefined,
-    password: meta(md, 'redisPassword') || undefined,
-    db: intSetting(md, 'redisDB', 0, NAME),
-    connectTimeout: dial,
-    lazyConnect: true,
-    // Reconnect forever, quickly at first: a broker restart must not need a sidecar restart.
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-    tls: isTruthy(meta(md, 'enableTLS')) ? { rejectUnauthorized: !isTruthy(meta(md, 'insecureSkipTLSVerify')) } : undefined,
-  };
-  return { options, host, port };
+  if (isTruthy(meta(ctx.metadata, 'failover'))) throw new Error(`${NAME}: failover (Redis Sentinel) is not supported yet`);
+  // Dapr's common Redis keys; each client below sets its own retry and queueing rules.
+  const { options } = redisConnection(ctx, NAME);
+  return { options, host: options.host!, port: options.port! };
 }
 
 export async function createRedisPubSub(ctx: ComponentContext): Promise<PubSub> {
