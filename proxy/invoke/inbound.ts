@@ -21,9 +21,6 @@ export interface AppDelivery {
 
 /** Sends one request to the app and relays its answer; `headers` are already the ones to send. */
 export async function deliverToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {
-  const channel = d.channel;
-  if (!channel) throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
-  if (!channel.isHealthy) throw new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
   if (isUpgrade(ex.req)) return tunnelToApp(d, ex, path, headers, target);
   let res: Forwarded;
   try {
@@ -44,15 +41,23 @@ export function requestApp(
   d: AppDelivery, verb: string, path: string, headers: Record<string, string | string[]>, target: string,
   body: Readable | Buffer | null, signal: AbortSignal | undefined,
 ): Promise<Forwarded> {
-  const channel = d.channel;
-  if (!channel) return Promise.reject(new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`));
-  if (!channel.isHealthy) return Promise.reject(new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`));
+  const unavailable = appUnavailable(d, target);
+  if (unavailable) return Promise.reject(unavailable);
   const req: AppRequest = { method: verb as 'GET', path, headers, body };
   if (signal) req.signal = signal;
-  return channel.forward(req);
+  return d.channel!.forward(req);
+}
+
+/** Why the app cannot take a call now (no app channel, or not healthy), as Dapr words it; undefined when it can. */
+function appUnavailable(d: AppDelivery, target: string): DaprError | undefined {
+  if (!d.channel) return new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: app channel is not initialized`);
+  if (!d.channel.isHealthy) return new DaprError('invokeNotReady', `failed to invoke, id: ${target}, err: app is not in a healthy state`);
+  return undefined;
 }
 
 async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: Record<string, string | string[]>, target: string): Promise<void> {
+  const unavailable = appUnavailable(d, target);
+  if (unavailable) throw unavailable;
   const url = new URL(d.channel!.origin);
   if (d.appApiToken) headers[HEADER.apiToken] = d.appApiToken;
   await d.channel!.acquire();
@@ -61,7 +66,7 @@ async function tunnelToApp(d: AppDelivery, ex: Exchange, path: string, headers: 
     upstream = await dial({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) });
   } catch (err) {
     d.channel!.release();
-    throw new DaprError('invokeFailed', `failed to invoke, id: ${target}, err: ${(err as Error).message}`, { cause: err });
+    throw asInvokeFailure(err, target);
   }
   upstream.once('close', () => d.channel!.release());
   const { socket, head } = takeOverSocket(ex);
