@@ -7,7 +7,7 @@
 // the resiliency policy discards) so the connection returns to its pool.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from '../undici.js';
-import { copyRawResponseHeaders } from './headers.js';
+import { copyResponseHeaders } from './headers.js';
 
 /** More than this of a dropped answer: the connection is closed rather than drained. */
 const DUMP_LIMIT = 128 * 1024;
@@ -179,9 +179,10 @@ export class Forwarded implements Dispatcher.DispatchHandler {
    */
   relayTo(res: ServerResponse, isEventStream: boolean): Promise<void> {
     res.statusCode = this.statusCode;
-    const eventStream = copyRawResponseHeaders(res, this.rawHeaders ?? []);
+    const headers = this.headers;
+    copyResponseHeaders(res, headers);
     // Server-sent events: the caller should see the headers now, not with the first event.
-    if (isEventStream || eventStream) res.flushHeaders();
+    if (isEventStream || String(headers['content-type'] ?? '').startsWith('text/event-stream')) res.flushHeaders();
     if (this.failure) return Promise.reject(this.failure);
     const chunks = this.queued;
     this.queued = null;

@@ -2,7 +2,7 @@
 // plus any named in `Connection`) never cross; routing and credential headers meant for this
 // sidecar (`dapr-app-id`, `dapr-api-token`), `*-bin` gRPC metadata and Dapr's internal
 // `destination-app-id` are dropped as Dapr drops them.
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 export const HEADER = {
   appId: 'dapr-app-id',
@@ -77,32 +77,14 @@ function appendList(prev: string | string[] | undefined, value: string): string 
   return `${Array.isArray(prev) ? prev.join(', ') : prev}, ${value}`;
 }
 
-/**
- * Copies an answer's raw header pairs (as undici hands them over) onto ours, minus the hop-by-hop
- * ones and any its `Connection` names; a repeated name is appended, not replaced. Returns whether
- * the answer is a server-sent event stream.
- */
-export function copyRawResponseHeaders(res: ServerResponse, raw: readonly Buffer[]): boolean {
-  const names: string[] = [];
-  const values: string[] = [];
-  let named: Set<string> | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i]!.toString('latin1').toLowerCase();
-    const v = raw[i + 1]!.toString('latin1');
-    if (k === 'connection') named = connectionNamed({ connection: v });
-    names.push(k);
-    values.push(v);
+/** Copies a response's headers onto ours, minus the hop-by-hop ones. */
+export function copyResponseHeaders(res: ServerResponse, headers: Record<string, string | string[] | undefined> | OutgoingHttpHeaders): void {
+  const named = typeof headers.connection === 'string' ? connectionNamed(headers as IncomingHttpHeaders) : undefined;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    res.setHeader(k, v as string | string[]);
   }
-  let eventStream = false;
-  for (let i = 0; i < names.length; i++) {
-    const k = names[i]!;
-    const v = values[i]!;
-    if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
-    if (k === 'content-type' && v.startsWith('text/event-stream')) eventStream = true;
-    if (names.indexOf(k) < i) res.appendHeader(k, v);
-    else res.setHeader(k, v);
-  }
-  return eventStream;
 }
 
 export function hasBody(headers: IncomingHttpHeaders): boolean {
