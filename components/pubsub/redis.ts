@@ -18,8 +18,8 @@ const NAME = 'pubsub.redis';
 const DEFAULT_CONCURRENCY = 100;
 
 interface Settings {
-  host: string;
-  port: number;
+  /** host:port, for messages. */
+  where: string;
   consumerId: string;
   processingTimeout: number;
   redeliverInterval: number;
@@ -30,21 +30,16 @@ interface Settings {
   readTimeout: number;
 }
 
-function connectionOptions(ctx: ComponentContext): { options: RedisOptions; host: string; port: number } {
-  if (isTruthy(meta(ctx.metadata, 'failover'))) throw new Error(`${NAME}: failover (Redis Sentinel) is not supported yet`);
-  // Dapr's common Redis keys; each client below sets its own retry and queueing rules.
-  const { options } = redisConnection(ctx, NAME);
-  return { options, host: options.host!, port: options.port! };
-}
 
 export async function createRedisPubSub(ctx: ComponentContext): Promise<PubSub> {
   const md = ctx.metadata;
-  const { options, host, port } = connectionOptions(ctx);
+  if (isTruthy(meta(md, 'failover'))) throw new Error(`${NAME}: failover (Redis Sentinel) is not supported yet`);
+  // Dapr's common Redis keys; each client below sets its own retry and queueing rules.
+  const { options, where } = redisConnection(ctx, NAME);
   const maxLen = intSetting(md, 'maxLenApprox', 0, NAME);
   const ttlRaw = meta(md, 'streamTTL')?.trim();
   const settings: Settings = {
-    host,
-    port,
+    where,
     consumerId: consumerIdOf(ctx),
     processingTimeout: redisDuration(md, 'processingTimeout', 60_000, NAME),
     redeliverInterval: redisDuration(md, 'redeliverInterval', 15_000, NAME),
@@ -62,12 +57,12 @@ export async function createRedisPubSub(ctx: ComponentContext): Promise<PubSub> 
   // Auto-pipelining: the XADDs and XACKs issued in one turn of the event loop leave in one write,
   // instead of one socket write (a syscall) each.
   const client = new Redis({ ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true });
-  quietErrors(client, ctx.logger, `${host}:${port}`);
+  quietErrors(client, ctx.logger, where);
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new Error(`${NAME}: cannot connect to Redis at ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${NAME}: cannot connect to Redis at ${where}: ${(err as Error).message}`, { cause: err });
   }
   return new RedisPubSub(client, options, settings, ctx.logger);
 }
@@ -110,18 +105,18 @@ class RedisPubSub implements PubSub {
 
   async publish(req: PublishRequest): Promise<void> {
     const args = this.xaddArgs(req.topic, req.data, req.metadata);
-    if (this.client.status !== 'ready') throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic);
+    if (this.client.status !== 'ready') throw brokerDownError(NAME, this.settings.where, req.topic);
     try {
       // Named commands only: ioredis's auto-pipelining mangles the generic call()/callBuffer().
       await (this.client.xadd as (...a: Array<string | Buffer | number>) => Promise<unknown>).apply(this.client, args);
     } catch (err) {
-      throw brokerDownError(NAME, `${this.settings.host}:${this.settings.port}`, req.topic, err);
+      throw brokerDownError(NAME, this.settings.where, req.topic, err);
     }
   }
 
   /** One pipeline of XADDs (one write, one round trip); each entry's reply says whether it was added. */
   async bulkPublish(req: BulkPublishRequest): Promise<BulkPublishFailure[]> {
-    const where = `${this.settings.host}:${this.settings.port}`;
+    const where = this.settings.where;
     if (this.client.status !== 'ready') return req.entries.map((e) => ({ entryId: e.entryId, error: brokerDownError(NAME, where, req.topic) }));
     const pipeline = this.client.pipeline();
     for (const e of req.entries) (pipeline.xadd as (...a: Array<string | Buffer | number>) => unknown).apply(pipeline, this.xaddArgs(req.topic, e.data, e.metadata));
@@ -142,7 +137,7 @@ class RedisPubSub implements PubSub {
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<SubscriptionHandle> {
     const reader = new Redis({ ...this.options, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    quietErrors(reader, this.logger, `${this.settings.host}:${this.settings.port}`);
+    quietErrors(reader, this.logger, this.settings.where);
     await reader.connect();
     const sub = new StreamSubscription(req.topic, this.client, reader, this.settings, handler, this.logger);
     await sub.ensureGroup();
