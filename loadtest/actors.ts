@@ -5,11 +5,11 @@
 //   npm run build && node dist/loadtest/actors.js [--seconds 5] [--concurrency 32] [--ids 1000] [--repeats 2]
 //
 // Calls spread over `--ids` actor ids, so the per-actor turn lock measures its cost, not queueing.
-import { freePort } from '../cli/free-port.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { freePort } from '../cli/free-port.js';
 import { closedLoop, type Fire } from './generator.js';
 import { summarize } from './latency.js';
 import { CLI, start, stopAll, waitFor } from './procs.js';

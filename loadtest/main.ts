@@ -7,12 +7,12 @@
 //
 // Scenarios: direct, nginx, http-proxy, front, invoke, invoke-mtls, state-get, state-save,
 // publish-deliver, tracing (the observability engineer's loadtest/observability.ts), all.
-import { freePort } from '../cli/free-port.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../cli/free-port.js';
 import { closedLoop, findWrk, fixedRate, httpFire, wrkRun, type Fire, type HttpRequestSpec, type RunResult } from './generator.js';
 import { summarize, type LatencySummary } from './latency.js';
 import { latencySvg, type PlotSeries } from './plot.js';

@@ -2,7 +2,6 @@
 // found through their registry entry, and a stop by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readEntries, type RegistryEntry } from '../proxy/naming/local-registry.js';

@@ -10,11 +10,11 @@
 //
 // `--base` adds the same cases for another build (e.g. the previous commit's), interleaved with
 // this one's, for before/after figures measured under the same machine load.
-import { freePort } from '../cli/free-port.js';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
+import { freePort } from '../cli/free-port.js';
 import { summarize } from './latency.js';
 import { CLI, REDIS_STATESTORE_YAML, cpuSeconds, rssMB, start, stop, stopAll, type Running } from './procs.js';
 

@@ -5,7 +5,7 @@
 // offered again every 5 s up to backOffMaxRetries times (negative: no limit); past that it
 // stays unacknowledged, and the broker hands it over again when the session resumes
 // (cleanSession false). Messages are handled one at a time.
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type IPublishPacket, type MqttClient } from 'mqtt';
 import { meta, type ComponentContext } from '../../core/component.js';
 import { bindingFeatures, type Binding, type BindingEventHandler, type BindingInvokeRequest } from '../../core/bindings/component.js';
 import { isTruthy } from '../../resources/decode.js';

@@ -1,7 +1,7 @@
 // Shared pieces of the bindings suites: the recording app as its own process (so a sidecar can
 // stop while the app keeps listening), component YAML, and output-binding calls.
-import { freePort } from '../../cli/free-port.js';
 import { join } from 'node:path';
+import { freePort } from '../../cli/free-port.js';
 import { eventually, ROOT, startProcess, type Proc, type SidecarProc } from '../helpers/processes.js';
 
 const APP = join(ROOT, 'test/conformance/bindings-app.mjs');

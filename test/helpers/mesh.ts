@@ -1,7 +1,6 @@
 // Apps and sidecars for the service-invocation suites: the plain fixture app
 // (test/fixtures/invoke-app.mjs) on a free port, and a `bulwark sidecar` beside it, all sharing
 // one BULWARK_HOME so the local registry finds them.
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, startProcess, startSidecar, type Proc, type SidecarProc } from './processes.js';
 

@@ -2,9 +2,9 @@
 // port with a generated config (scrape interval 1s) and a temporary storage folder, queried
 // through its HTTP API. Without the binary a suite skips with a visible reason, or fails under
 // REQUIRE_SERVICES=1 (as .ci/run sets).
-import { freePort } from '../../cli/free-port.js';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { freePort } from '../../cli/free-port.js';
 import { startProcess, tempDir, writeFolder, type Proc } from './processes.js';
 
 export function prometheusBinary(): string | undefined {

@@ -2,10 +2,10 @@
 // ERR_PUBSUB_PUBLISH_MESSAGE and a message that says the broker is unreachable; when it comes
 // back, the sidecar publishes again and its subscription delivers again, with no restart. The
 // outage is a loopback forwarder cut in front of the real local service.
-import { freePort } from '../../cli/free-port.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../cli/free-port.js';
 import { cleanupBroker, type BrokerType } from '../helpers/broker-cleanup.js';
 import { eventually, ROOT, startProcess, startSidecar, stopProcess } from '../helpers/processes.js';
 import { serviceAvailable, SERVICES, type ServiceName } from '../helpers/services.js';

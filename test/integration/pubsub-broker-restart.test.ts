@@ -2,9 +2,9 @@
 // port, stopped and started again on the same data directory while a component is connected.
 // Publishing fails clearly while it is down; afterwards the same component publishes again and
 // its subscription, restored from the broker's stored state, delivers again.
-import { freePort } from '../../cli/free-port.js';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../cli/free-port.js';
 import { builtinComponents } from '../../components/index.js';
 import type { Logger } from '../../core/component.js';
 import type { PubSub, ReceivedMessage } from '../../core/pubsub/component.js';

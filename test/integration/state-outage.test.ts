@@ -2,7 +2,6 @@
 // restarting the sidecar; with a Resiliency retry on the component's outbound target, a call
 // made during the outage waits it out. Redis runs as a private redis-server started (and
 // stopped) by this test; PostgreSQL loses the sidecar's connections mid-run.
-import { freePort } from '../../cli/free-port.js';
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -10,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../cli/free-port.js';
 import { eventually, startProcess, startSidecar, stopProcess, tempDir, type Proc, type SidecarProc } from '../helpers/processes.js';
 import { serviceAvailable } from '../helpers/services.js';
 
